@@ -1,0 +1,1 @@
+"""AuditCoach: an open medical coding audit platform built for coaching."""

@@ -1,0 +1,396 @@
+"""Forms of the audits screens: they validate what a person types or uploads and hand clean
+values (an `AuditedLine`, a `Workbook`) to the services. They never save anything.
+
+The code-format validators live here until a second app needs them; they check the shape of
+a code for its system (DESIGN §5 normalization first), not whether the code exists.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path, PurePosixPath
+from typing import Any, Final
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+
+from auditcoach.accounts.models import Organization
+from auditcoach.audits.models import Audit, CodeLine, Encounter, RootCause
+from auditcoach.audits.selectors import EncounterFilters
+from auditcoach.audits.services import AuditedLine
+from auditcoach.engine.codes import normalize_code, normalize_modifiers, normalize_poa
+from auditcoach.engine.model import FINDING_KINDS, SYSTEM_GROUP
+from auditcoach.engine.workbook import Problem, Workbook, WorkbookError, read_workbook
+
+# --------------------------------------------------------------------------- code validators
+
+CODE_FORMATS: Final[dict[str, tuple[re.Pattern[str], str]]] = {
+    "ICD10CM": (
+        re.compile(r"[A-Z][0-9A-Z]{2}[0-9A-Z]{0,4}"),
+        "An ICD-10-CM code is a letter and 2 letters or digits, up to 7 characters (e.g. I50.23).",
+    ),
+    "ICD10PCS": (
+        re.compile(r"[0-9A-Z]{7}"),
+        "An ICD-10-PCS code is exactly 7 letters or digits (e.g. 0JH606Z).",
+    ),
+    "CPT": (
+        re.compile(r"[0-9]{5}|[0-9]{4}[FT]"),
+        "A CPT code is 5 digits, or 4 digits and F or T (e.g. 99213, 3074F).",
+    ),
+    "HCPCS": (
+        re.compile(r"[A-Z][0-9]{4}"),
+        "A HCPCS code is a letter and 4 digits (e.g. J1100).",
+    ),
+}
+POA_VALUES: Final = ("", "Y", "N", "U", "W", "1")
+POA_LABELS: Final = {
+    "": "—",
+    "Y": "Y",
+    "N": "N",
+    "U": "U",
+    "W": "W",
+    "1": "1 (exempt)",
+}
+MODIFIER_FORMAT: Final = re.compile(r"[0-9A-Z]{2}")
+MAX_MODIFIERS: Final = 4
+MAX_UNITS: Final = 9999
+_MODIFIER_SPLIT: Final = re.compile(r"[;,\s]+")
+
+
+def validate_code(system: str, raw: str) -> str:
+    """The normalized code, or a ValidationError that says what the format is."""
+    code = normalize_code(raw)
+    if not code:
+        raise ValidationError("Enter a code.", code="required")
+    pattern, message = CODE_FORMATS[system]
+    if not pattern.fullmatch(code):
+        raise ValidationError(message, code="format")
+    return code
+
+
+def line_system(raw: str, system: str) -> str:
+    """CPT or HCPCS, told apart by the code's shape (the two formats never overlap), so a
+    service line typed under the wrong one of the two is simply filed under the right one."""
+    code = normalize_code(raw)
+    for candidate in ("CPT", "HCPCS"):
+        if CODE_FORMATS[candidate][0].fullmatch(code):
+            return candidate
+    return system
+
+
+def validate_poa(raw: str) -> str:
+    poa = normalize_poa(raw)
+    if poa not in POA_VALUES:
+        raise ValidationError("POA is Y, N, U, W, 1 or blank.", code="poa")
+    return poa
+
+
+def validate_modifiers(raw: str) -> frozenset[str]:
+    """Modifiers typed as `25;RT`, `25, RT` or `25 RT`: up to 4 of 2 letters or digits."""
+    items = [m for m in _MODIFIER_SPLIT.split(raw.strip()) if m]
+    modifiers = normalize_modifiers(items)
+    bad = sorted(m for m in modifiers if not MODIFIER_FORMAT.fullmatch(m))
+    if bad:
+        raise ValidationError(
+            "A modifier is 2 letters or digits (not %(bad)s).",
+            code="modifier",
+            params={"bad": ", ".join(bad)},
+        )
+    if len(modifiers) > MAX_MODIFIERS:
+        raise ValidationError("At most 4 modifiers.", code="modifiers")
+    return modifiers
+
+
+# --------------------------------------------------------------------------- workspace
+
+DISPOSITIONS: Final = (
+    ("01", "Home or self care"),
+    ("02", "Short-term hospital"),
+    ("03", "Skilled nursing facility"),
+    ("04", "Intermediate care facility"),
+    ("05", "Cancer / children's hospital"),
+    ("06", "Home health care"),
+    ("07", "Left against medical advice"),
+    ("20", "Expired"),
+    ("21", "Court / law enforcement"),
+    ("43", "Federal hospital"),
+    ("50", "Hospice, home"),
+    ("51", "Hospice, medical facility"),
+    ("61", "Swing bed"),
+    ("62", "Inpatient rehabilitation facility"),
+    ("63", "Long-term care hospital"),
+    ("64", "Nursing facility (Medicaid)"),
+    ("65", "Psychiatric hospital or unit"),
+    ("66", "Critical access hospital"),
+    ("69", "Designated disaster alternative care site"),
+    ("70", "Other institution"),
+)
+DISPOSITION_LABELS: Final = dict(DISPOSITIONS)
+_DISPOSITION_FORMAT: Final = re.compile(r"[0-9]{2}")
+
+ERROR_CATEGORIES: Final = (
+    "Specificity",
+    "Unsupported diagnosis",
+    "Missed secondary diagnosis",
+    "Missed CC/MCC",
+    "Principal diagnosis selection",
+    "Sequencing",
+    "POA assignment",
+    "Missed procedure",
+    "Procedure coding",
+    "Modifier",
+    "Units",
+    "E/M level",
+    "Discharge disposition",
+    "Query opportunity",
+)
+
+
+class LockedForm(forms.Form):
+    """Every edit of the audited version carries the lock version the editor loaded."""
+
+    lock_version = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
+
+
+class AuditedLineForm(LockedForm):
+    """One audited line as typed: normalized and checked against its system's format."""
+
+    system = forms.ChoiceField(choices=CodeLine.System.choices)
+    code = forms.CharField(max_length=20)
+    poa = forms.CharField(max_length=4, required=False)
+    modifiers = forms.CharField(max_length=40, required=False)
+    units = forms.IntegerField(min_value=1, max_value=MAX_UNITS, required=False)
+
+    def __init__(self, *args: Any, inpatient: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.inpatient = inpatient
+
+    def clean_poa(self) -> str:
+        return validate_poa(self.cleaned_data.get("poa") or "")
+
+    def clean_modifiers(self) -> frozenset[str]:
+        return validate_modifiers(self.cleaned_data.get("modifiers") or "")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        system = cleaned.get("system")
+        if system:
+            if "code" in cleaned:
+                if SYSTEM_GROUP[system] == "LINE":
+                    system = cleaned["system"] = line_system(cleaned["code"], system)
+                try:
+                    cleaned["code"] = validate_code(system, cleaned["code"])
+                except ValidationError as exc:
+                    self.add_error("code", exc)
+            group = SYSTEM_GROUP[system]
+            # POA belongs to inpatient diagnoses; modifiers and units to service lines.
+            if group != "DX" or not self.inpatient:
+                cleaned["poa"] = ""
+            if group != "LINE":
+                cleaned["modifiers"] = frozenset()
+                cleaned["units"] = 1
+        if not cleaned.get("units"):
+            cleaned["units"] = 1
+        return cleaned
+
+    def audited_line(self) -> AuditedLine:
+        c = self.cleaned_data
+        return AuditedLine(
+            system=c["system"],
+            code=c["code"],
+            poa=c.get("poa") or "",
+            modifiers=c.get("modifiers") or frozenset(),
+            units=c.get("units") or 1,
+        )
+
+
+class LineMoveForm(LockedForm):
+    direction = forms.ChoiceField(choices=[("up", "Up"), ("down", "Down"), ("top", "To the top")])
+
+
+class DispositionForm(LockedForm):
+    audited_disposition = forms.CharField(max_length=2, required=False)
+
+    def clean_audited_disposition(self) -> str:
+        value: str = (self.cleaned_data.get("audited_disposition") or "").strip()
+        if value and not _DISPOSITION_FORMAT.fullmatch(value):
+            raise ValidationError("A discharge disposition is 2 digits (e.g. 01).")
+        return value
+
+
+class ReviewStatusForm(forms.Form):
+    status = forms.ChoiceField(
+        choices=[("done", "Reviewed"), ("in_progress", "In progress")], required=False
+    )
+
+
+class FindingNotesForm(forms.Form):
+    error_category = forms.CharField(max_length=60, required=False)
+    root_cause = forms.ChoiceField(choices=[("", "—"), *RootCause.choices], required=False)
+    rationale = forms.CharField(max_length=10_000, required=False, widget=forms.Textarea)
+
+    def clean_error_category(self) -> str:
+        return " ".join((self.cleaned_data.get("error_category") or "").split())
+
+    def clean_rationale(self) -> str:
+        return (self.cleaned_data.get("rationale") or "").strip()
+
+
+# --------------------------------------------------------------------------- encounter list
+
+
+class EncounterFilterForm(forms.Form):
+    q = forms.CharField(required=False, max_length=64, label="Encounter")
+    setting = forms.ChoiceField(
+        required=False, label="Setting", choices=[("", "Any"), *Encounter.Setting.choices]
+    )
+    coder = forms.ChoiceField(required=False, label="Coder")
+    status = forms.ChoiceField(
+        required=False, label="Review", choices=[("", "Any"), *Encounter.ReviewStatus.choices]
+    )
+    has_findings = forms.ChoiceField(
+        required=False,
+        label="Findings",
+        choices=[("", "Any"), ("yes", "With findings"), ("no", "Without findings")],
+    )
+    kind = forms.ChoiceField(
+        required=False,
+        label="Finding kind",
+        choices=[("", "Any"), *((k, k.replace("_", " ").capitalize()) for k in FINDING_KINDS)],
+    )
+
+    def __init__(self, *args: Any, coders: Sequence[str] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        coder = self.fields["coder"]
+        assert isinstance(coder, forms.ChoiceField)
+        coder.choices = [("", "Any"), *((c, c) for c in coders)]
+
+    def filters(self) -> EncounterFilters:
+        """The filters to apply; an invalid value (a stale link) is simply ignored."""
+        data = self.cleaned_data if self.is_valid() else {}
+        return EncounterFilters(
+            q=(data.get("q") or "").strip(),
+            setting=data.get("setting") or "",
+            coder=data.get("coder") or "",
+            status=data.get("status") or "",
+            has_findings=data.get("has_findings") or "",
+            kind=data.get("kind") or "",
+        )
+
+
+# --------------------------------------------------------------------------- import
+
+MAX_ZIP_MEMBER_BYTES: Final = 1024 * 1024 * 1024  # 1 GiB uncompressed per CSV
+
+
+class AuditImportForm(forms.Form):
+    """An uploaded workbook (.xlsx, or .zip with encounters.csv and codes.csv), read and
+    validated in full. On a bad workbook `problems` lists every problem found."""
+
+    file = forms.FileField(
+        label="Workbook",
+        help_text="An .xlsx with sheets “encounters” and “codes”, or a .zip holding "
+        "encounters.csv and codes.csv.",
+    )
+    name = forms.CharField(max_length=200, label="Audit name")
+    cycle = forms.CharField(
+        max_length=40,
+        required=False,
+        label="Cycle",
+        help_text="E.g. 2026-Q3. Leave blank to use the workbook's audit_cycle column.",
+    )
+    released = forms.BooleanField(
+        required=False,
+        label="Findings are already released",
+        help_text="For historical audits: coders see the findings at once.",
+    )
+
+    def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.organization = organization
+        self.problems: list[Problem] = []
+        self.problem_total = 0
+
+    def clean_name(self) -> str:
+        name = " ".join((self.cleaned_data.get("name") or "").split())
+        if not name:
+            raise ValidationError("Enter a name for the audit.")
+        if Audit.objects.filter(organization=self.organization, name=name).exists():
+            raise ValidationError("An audit with this name already exists.")
+        return name
+
+    def clean_cycle(self) -> str:
+        return (self.cleaned_data.get("cycle") or "").strip()
+
+    def clean_file(self) -> Workbook:
+        upload: UploadedFile[bytes] = self.cleaned_data["file"]
+        suffix = Path(upload.name or "").suffix.lower()
+        if suffix not in {".xlsx", ".zip"}:
+            raise ValidationError("Upload an .xlsx workbook or a .zip of the two CSV files.")
+        with tempfile.TemporaryDirectory(prefix="auditcoach-import-") as tmp:
+            root = Path(tmp)
+            if suffix == ".xlsx":
+                path = root / _safe_name(upload.name or "workbook.xlsx")
+                _save(upload, path)
+            else:
+                path = _unzip_csvs(upload, root, stem=Path(upload.name or "workbook").stem)
+            try:
+                return read_workbook(path)
+            except WorkbookError as exc:
+                self.problems = exc.problems
+                self.problem_total = exc.total
+                raise ValidationError(
+                    "The workbook has %(n)s problem%(s)s; nothing was imported. "
+                    "Fix them and upload it again.",
+                    params={"n": exc.total, "s": "" if exc.total == 1 else "s"},
+                    code="workbook",
+                ) from exc
+
+
+def _safe_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).name) or "workbook.xlsx"
+
+
+def _save(upload: UploadedFile[bytes], path: Path) -> None:
+    with path.open("wb") as out:
+        for chunk in upload.chunks():
+            out.write(chunk)
+
+
+def _unzip_csvs(upload: UploadedFile[bytes], root: Path, *, stem: str) -> Path:
+    """Copy encounters.csv and codes.csv out of the zip (in any folder of it) into a folder
+    named after the upload. Only those two members are read, under fixed names, so a
+    crafted member path cannot write outside the temporary folder."""
+    archive = root / "upload.zip"
+    _save(upload, archive)
+    if not zipfile.is_zipfile(archive):
+        raise ValidationError("This .zip file cannot be opened.")
+    target = root / (_safe_name(stem) or "workbook")
+    target.mkdir()
+    with zipfile.ZipFile(archive) as zf:
+        wanted: dict[str, zipfile.ZipInfo] = {}
+        for info in zf.infolist():
+            if info.is_dir():
+                continue
+            base = PurePosixPath(info.filename).name.lower()
+            if base.startswith("._"):  # macOS resource forks beside the real files
+                continue
+            if base in {"encounters.csv", "codes.csv"}:
+                if base in wanted:
+                    raise ValidationError(f"The .zip holds more than one {base}.")
+                wanted[base] = info
+        missing = [n for n in ("encounters.csv", "codes.csv") if n not in wanted]
+        if missing:
+            raise ValidationError(f"The .zip has no {' and no '.join(missing)}.")
+        for base, info in wanted.items():
+            if info.file_size > MAX_ZIP_MEMBER_BYTES:
+                raise ValidationError(f"{base} is too large.")
+            with zf.open(info) as src, (target / base).open("wb") as dst:
+                shutil.copyfileobj(src, dst, length=1024 * 1024)
+    archive.unlink()
+    return target

@@ -1,0 +1,72 @@
+"""`auditcoach import PATH --org SLUG --audit NAME [--cycle LABEL] [--released]`."""
+
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from auditcoach.accounts.models import Organization
+from auditcoach.audits.models import Audit
+from auditcoach.audits.services import audit_import
+from auditcoach.engine.workbook import WorkbookError, read_workbook
+
+
+class Command(BaseCommand):
+    help = "Import an audit workbook into an organization as one audit (atomic: all or nothing)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("path", type=Path)
+        parser.add_argument("--org", required=True, help="organization slug")
+        parser.add_argument("--audit", required=True, help="name of the new audit")
+        parser.add_argument(
+            "--cycle",
+            default=None,
+            help="cycle label, e.g. 2026-Q3 (default: the workbook's audit_cycle)",
+        )
+        parser.add_argument(
+            "--released", action="store_true", help="mark the findings released (historical audits)"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            organization = Organization.objects.get(slug=options["org"])
+        except Organization.DoesNotExist as exc:
+            raise CommandError(
+                f"no organization with slug {options['org']!r}", returncode=2
+            ) from exc
+        if Audit.objects.filter(organization=organization, name=options["audit"]).exists():
+            raise CommandError(
+                f"an audit named {options['audit']!r} already exists in {organization.slug}",
+                returncode=2,
+            )
+        started = time.monotonic()
+        try:
+            workbook = read_workbook(options["path"])
+        except WorkbookError as exc:
+            raise CommandError(
+                f"the workbook was rejected; nothing was imported:\n{exc}", returncode=2
+            ) from exc
+
+        def progress(done: int, total: int) -> None:
+            if sys.stderr.isatty() or total > 5000:
+                sys.stderr.write(f"\r  {done:,} / {total:,} encounters")
+                sys.stderr.flush()
+
+        audit = audit_import(
+            organization=organization,
+            workbook=workbook,
+            name=options["audit"],
+            cycle=options["cycle"],
+            released=options["released"],
+            progress=progress,
+        )
+        if len(workbook.encounters) > 5000 or sys.stderr.isatty():
+            sys.stderr.write("\n")
+        elapsed = time.monotonic() - started
+        self.stdout.write(
+            f"Imported audit {audit.name!r} ({audit.cycle or 'no cycle'}) into {organization.slug}: "
+            f"{len(workbook.encounters):,} encounters, {workbook.code_rows:,} code lines "
+            f"in {elapsed:.1f} s{'; findings released' if options['released'] else ''}."
+        )

@@ -1,0 +1,276 @@
+"""Audits, encounters, both versions of their coding, and the findings derived from them.
+
+Findings are never typed by hand: `services.encounter_recompute` derives them from the two
+versions with the engine (DESIGN §5) and keeps what the auditor added (category, root
+cause, rationale) on findings that survive an edit. Each encounter also stores the additive
+§6 counts of its last derivation, so every score of any slice is one SQL SUM away.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import ClassVar
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from auditcoach.accounts.models import Coder, Facility, Organization, Provider, ServiceLine
+
+
+class Audit(models.Model):
+    """An organization's review of a set of encounters in one cycle (e.g. `2026-Q3`).
+
+    The scoring settings in force are stored with the audit so old scores never silently
+    change when the organization's defaults do.
+    """
+
+    class Type(models.TextChoices):
+        INPATIENT = "inpatient", "Inpatient (DRG)"
+        OUTPATIENT = "outpatient", "Outpatient"
+        PROFEE = "profee", "Professional fee"
+        MIXED = "mixed", "Mixed"
+
+    class Status(models.TextChoices):
+        PLANNED = "planned", "Planned"
+        IN_REVIEW = "in_review", "In review"
+        RELEASED = "released", "Released"
+        CLOSED = "closed", "Closed"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="audits")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=200)
+    audit_type = models.CharField(max_length=12, choices=Type.choices, default=Type.MIXED)
+    cycle = models.CharField(max_length=40, blank=True)
+    period_start = models.DateField(null=True, blank=True)
+    period_end = models.DateField(null=True, blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.IN_REVIEW)
+    scoring_settings = models.JSONField(default=dict)
+    source_name = models.CharField(max_length=255, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    released_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["organization", "name"], name="audit_unique_name"),
+        ]
+        ordering: ClassVar = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+TALLY_GROUPS = ("dx", "px", "line")
+TALLY_PARTS = ("audited", "original", "matched", "revised", "added", "deleted", "line_errors")
+
+
+class Encounter(models.Model):
+    """One account under review, with the §6 counts of its last derivation.
+
+    `lock_version` is the optimistic lock: every edit of the audited version bumps it, and
+    an edit made against an older number is refused so a second editor never overwrites
+    the first one's work.
+    """
+
+    class Setting(models.TextChoices):
+        INPATIENT = "inpatient", "Inpatient"
+        OUTPATIENT = "outpatient", "Outpatient"
+        PROFEE = "profee", "Professional fee"
+
+    class ReviewStatus(models.TextChoices):
+        TO_DO = "to_do", "To do"
+        IN_PROGRESS = "in_progress", "In progress"
+        DONE = "done", "Reviewed"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    audit = models.ForeignKey(Audit, on_delete=models.CASCADE, related_name="encounters")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    external_id = models.CharField(max_length=64)
+    setting = models.CharField(max_length=12, choices=Setting.choices)
+    discharge_date = models.DateField()
+    age = models.PositiveSmallIntegerField(null=True, blank=True)
+    sex = models.CharField(max_length=1, blank=True)
+    discharge_disposition = models.CharField(max_length=2, blank=True)
+    audited_disposition = models.CharField(max_length=2, blank=True)
+    billed_drg = models.CharField(max_length=3, blank=True)
+    facility = models.ForeignKey(
+        Facility, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    service_line = models.ForeignKey(
+        ServiceLine, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    provider = models.ForeignKey(
+        Provider, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    coder = models.ForeignKey(
+        Coder, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    auditor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    auditor_name = models.CharField(max_length=150, blank=True)
+    payer = models.CharField(max_length=100, blank=True)
+    review_status = models.CharField(
+        max_length=12, choices=ReviewStatus.choices, default=ReviewStatus.TO_DO
+    )
+    lock_version = models.PositiveIntegerField(default=1)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    # Derived by the engine on every change (DESIGN §5, §6); never edited by hand.
+    finding_count = models.PositiveIntegerField(default=0)
+    original_drg = models.CharField(max_length=3, blank=True)
+    audited_drg = models.CharField(max_length=3, blank=True)
+    rw_delta = models.DecimalField(max_digits=9, decimal_places=4, null=True, blank=True)
+    financial_impact = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    warnings = models.JSONField(default=list, blank=True)
+    dx_audited = models.PositiveIntegerField(default=0)
+    dx_original = models.PositiveIntegerField(default=0)
+    dx_matched = models.PositiveIntegerField(default=0)
+    dx_revised = models.PositiveIntegerField(default=0)
+    dx_added = models.PositiveIntegerField(default=0)
+    dx_deleted = models.PositiveIntegerField(default=0)
+    dx_line_errors = models.PositiveIntegerField(default=0)
+    px_audited = models.PositiveIntegerField(default=0)
+    px_original = models.PositiveIntegerField(default=0)
+    px_matched = models.PositiveIntegerField(default=0)
+    px_revised = models.PositiveIntegerField(default=0)
+    px_added = models.PositiveIntegerField(default=0)
+    px_deleted = models.PositiveIntegerField(default=0)
+    px_line_errors = models.PositiveIntegerField(default=0)
+    line_audited = models.PositiveIntegerField(default=0)
+    line_original = models.PositiveIntegerField(default=0)
+    line_matched = models.PositiveIntegerField(default=0)
+    line_revised = models.PositiveIntegerField(default=0)
+    line_added = models.PositiveIntegerField(default=0)
+    line_deleted = models.PositiveIntegerField(default=0)
+    line_line_errors = models.PositiveIntegerField(default=0)
+    pdx_counted = models.BooleanField(default=False)
+    pdx_same = models.BooleanField(default=False)
+    poa_checked = models.PositiveIntegerField(default=0)
+    poa_changed = models.PositiveIntegerField(default=0)
+    drg_counted = models.BooleanField(default=False)
+    drg_changed = models.BooleanField(default=False)
+    em_counted = models.BooleanField(default=False)
+    em_same = models.BooleanField(default=False)
+    em_overcoded = models.PositiveIntegerField(default=0)
+    em_undercoded = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["audit", "external_id"], name="encounter_unique_id"),
+            models.CheckConstraint(
+                condition=Q(setting__in=["inpatient", "outpatient", "profee"]),
+                name="encounter_setting_valid",
+            ),
+        ]
+        indexes: ClassVar = [
+            models.Index(fields=["organization", "audit", "external_id"]),
+            models.Index(fields=["organization", "coder"]),
+        ]
+        ordering: ClassVar = ["external_id"]
+
+    def __str__(self) -> str:
+        return self.external_id
+
+
+class CodeLine(models.Model):
+    """One code of one version: `original` as the coder billed it, `audited` as decided."""
+
+    class Version(models.TextChoices):
+        ORIGINAL = "original", "Original"
+        AUDITED = "audited", "Audited"
+
+    class System(models.TextChoices):
+        ICD10CM = "ICD10CM", "ICD-10-CM"
+        ICD10PCS = "ICD10PCS", "ICD-10-PCS"
+        CPT = "CPT", "CPT"
+        HCPCS = "HCPCS", "HCPCS"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    encounter = models.ForeignKey(Encounter, on_delete=models.CASCADE, related_name="code_lines")
+    version = models.CharField(max_length=8, choices=Version.choices)
+    system = models.CharField(max_length=8, choices=System.choices)
+    group = models.CharField(max_length=4)  # DX, PX, LINE: derived from system, for the constraint
+    seq = models.PositiveIntegerField()
+    code = models.CharField(max_length=10)
+    poa = models.CharField(max_length=1, blank=True)
+    modifiers = models.CharField(max_length=20, blank=True)  # sorted, joined by ";"
+    units = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["encounter", "version", "group", "seq"], name="codeline_unique_seq"
+            ),
+            models.CheckConstraint(condition=Q(units__gte=1), name="codeline_units_positive"),
+            models.CheckConstraint(condition=Q(seq__gte=1), name="codeline_seq_positive"),
+        ]
+        ordering: ClassVar = ["version", "group", "seq"]
+
+    def __str__(self) -> str:
+        return f"{self.version} {self.system} {self.seq} {self.code}"
+
+
+class RootCause(models.TextChoices):
+    """DESIGN §7; documentation routes to provider/CDI education, the rest to coder education."""
+
+    DOCUMENTATION = "DOCUMENTATION", "Documentation (provider / query needed)"
+    KNOWLEDGE_GAP = "KNOWLEDGE_GAP", "Knowledge gap"
+    GUIDELINE_MISAPPLIED = "GUIDELINE_MISAPPLIED", "Guideline misapplied"
+    CLERICAL = "CLERICAL", "Clerical"
+    SYSTEM = "SYSTEM", "System (encoder, CAC, interface)"
+    PAYER_POLICY = "PAYER_POLICY", "Payer policy"
+
+
+class Finding(models.Model):
+    """A difference between the versions (DESIGN §5) plus what the auditor says about it."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        RELEASED = "released", "Released"
+        AGREED = "agreed", "Agreed"
+        DISPUTED = "disputed", "Disputed"
+        UPHELD = "upheld", "Upheld"
+        OVERTURNED = "overturned", "Overturned"
+        MODIFIED = "modified", "Modified"
+        CLOSED = "closed", "Closed"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    encounter = models.ForeignKey(Encounter, on_delete=models.CASCADE, related_name="findings")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    position = models.PositiveSmallIntegerField(default=0)  # order of the engine's output
+    kind = models.CharField(max_length=20)
+    group = models.CharField(max_length=4)
+    original_code = models.CharField(max_length=10, blank=True)
+    audited_code = models.CharField(max_length=10, blank=True)
+    principal = models.BooleanField(default=False)
+    pattern = models.CharField(max_length=40)
+    em_delta = models.SmallIntegerField(null=True, blank=True)
+    original_value = models.CharField(max_length=20, blank=True)
+    audited_value = models.CharField(max_length=20, blank=True)
+    original_rw = models.DecimalField(max_digits=8, decimal_places=4, null=True, blank=True)
+    audited_rw = models.DecimalField(max_digits=8, decimal_places=4, null=True, blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.DRAFT)
+    released_at = models.DateTimeField(null=True, blank=True)
+    error_category = models.CharField(max_length=60, blank=True)
+    root_cause = models.CharField(max_length=24, choices=RootCause.choices, blank=True)
+    rationale = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes: ClassVar = [
+            models.Index(fields=["organization", "pattern"]),
+            models.Index(fields=["encounter", "position"]),
+        ]
+        ordering: ClassVar = ["encounter", "position"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.original_code or '-'} → {self.audited_code or '-'}"
+
+    @property
+    def identity(self) -> tuple[str, str, str | None, str | None]:
+        return (self.kind, self.group, self.original_code or None, self.audited_code or None)

@@ -1,0 +1,220 @@
+"""Reads of the audits area, always starting from the organization."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Case, Count, IntegerField, QuerySet, Sum, When
+from django.http import Http404
+
+from auditcoach.accounts.models import Organization
+from auditcoach.audits.conversions import totals_from_sums
+from auditcoach.audits.models import TALLY_GROUPS, TALLY_PARTS, Audit, CodeLine, Encounter, Finding
+from auditcoach.codesets.knowledge import pricing
+from auditcoach.engine.scoring import Scores, ScoreTotals, scores
+
+
+def audit_list(*, organization: Organization) -> QuerySet[Audit]:
+    return Audit.objects.filter(organization=organization).annotate(
+        encounter_count=Count("encounters", distinct=True)
+    )
+
+
+def audit_get(*, organization: Organization, public_id: uuid.UUID | str) -> Audit:
+    try:
+        return Audit.objects.get(organization=organization, public_id=public_id)
+    except (Audit.DoesNotExist, ValueError, TypeError) as exc:
+        raise Http404("No such audit") from exc
+
+
+def encounter_get(*, organization: Organization, public_id: uuid.UUID | str) -> Encounter:
+    try:
+        return Encounter.objects.select_related(
+            "audit", "facility", "service_line", "provider", "coder", "auditor", "organization"
+        ).get(organization=organization, public_id=public_id)
+    except (Encounter.DoesNotExist, ValueError, TypeError) as exc:
+        raise Http404("No such encounter") from exc
+
+
+def finding_get(*, organization: Organization, public_id: uuid.UUID | str) -> Finding:
+    try:
+        return Finding.objects.select_related("encounter", "encounter__organization").get(
+            organization=organization, public_id=public_id
+        )
+    except (Finding.DoesNotExist, ValueError, TypeError) as exc:
+        raise Http404("No such finding") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class EncounterFilters:
+    q: str = ""
+    setting: str = ""
+    coder: str = ""
+    status: str = ""
+    has_findings: str = ""  # "", "yes", "no"
+    kind: str = ""
+
+
+def encounter_list(
+    *, organization: Organization, audit: Audit, filters: EncounterFilters
+) -> QuerySet[Encounter]:
+    qs = Encounter.objects.filter(organization=organization, audit=audit).select_related(
+        "coder", "facility"
+    )
+    if filters.q:
+        qs = qs.filter(external_id__icontains=filters.q)
+    if filters.setting:
+        qs = qs.filter(setting=filters.setting)
+    if filters.coder:
+        qs = qs.filter(coder__name=filters.coder)
+    if filters.status:
+        qs = qs.filter(review_status=filters.status)
+    if filters.has_findings == "yes":
+        qs = qs.filter(finding_count__gt=0)
+    elif filters.has_findings == "no":
+        qs = qs.filter(finding_count=0)
+    if filters.kind:
+        qs = qs.filter(findings__kind=filters.kind).distinct()
+    return qs.order_by("external_id")
+
+
+def neighbours(*, encounter: Encounter) -> tuple[Encounter | None, Encounter | None]:
+    """The previous and next encounter of the same audit (by external id)."""
+    qs = Encounter.objects.filter(
+        organization_id=encounter.organization_id, audit_id=encounter.audit_id
+    )
+    prev = (
+        qs.filter(external_id__lt=encounter.external_id)
+        .order_by("-external_id")
+        .only("public_id", "external_id")
+        .first()
+    )
+    nxt = (
+        qs.filter(external_id__gt=encounter.external_id)
+        .order_by("external_id")
+        .only("public_id", "external_id")
+        .first()
+    )
+    return prev, nxt
+
+
+def code_lines(*, encounter: Encounter) -> tuple[list[CodeLine], list[CodeLine]]:
+    rows = list(CodeLine.objects.filter(encounter=encounter).order_by("version", "group", "seq"))
+    group_order = {"DX": 0, "PX": 1, "LINE": 2}
+    rows.sort(key=lambda r: (group_order[r.group], r.seq))
+    return (
+        [r for r in rows if r.version == CodeLine.Version.ORIGINAL],
+        [r for r in rows if r.version == CodeLine.Version.AUDITED],
+    )
+
+
+def _sum_fields() -> dict[str, Any]:
+    def as_int(field: str) -> Sum:
+        return Sum(Case(When(**{field: True}, then=1), default=0, output_field=IntegerField()))
+
+    aggregates: dict[str, Any] = {
+        "encounters": Count("pk"),
+        "clean_encounters": Sum(
+            Case(When(finding_count=0, then=1), default=0, output_field=IntegerField())
+        ),
+        "poa_checked": Sum("poa_checked"),
+        "poa_changed": Sum("poa_changed"),
+        "em_overcoded": Sum("em_overcoded"),
+        "em_undercoded": Sum("em_undercoded"),
+        "financial_impact": Sum("financial_impact"),
+    }
+    for flag in ("pdx_counted", "pdx_same", "drg_counted", "drg_changed", "em_counted", "em_same"):
+        aggregates[flag] = as_int(flag)
+    for group in TALLY_GROUPS:
+        for part in TALLY_PARTS:
+            aggregates[f"{group}_{part}"] = Sum(f"{group}_{part}")
+    return aggregates
+
+
+def score_totals(encounters: QuerySet[Encounter]) -> ScoreTotals:
+    """The pooled §6 counts of any set of encounters, in one SQL aggregate."""
+    return totals_from_sums(encounters.aggregate(**_sum_fields()))
+
+
+def audit_scores(*, organization: Organization, audit: Audit) -> Scores:
+    return scores(score_totals(Encounter.objects.filter(organization=organization, audit=audit)))
+
+
+def audit_scores_by(
+    *, organization: Organization, audit: Audit, dimension: str
+) -> list[tuple[str, Scores]]:
+    """Scores per value of a dimension (setting, coder__name, facility__name), pooled."""
+    qs = Encounter.objects.filter(organization=organization, audit=audit)
+    rows = qs.values(dimension).annotate(**_sum_fields()).order_by(dimension)
+    return [(str(row[dimension] or "—"), scores(totals_from_sums(row))) for row in rows]
+
+
+def finding_counts(*, organization: Organization, audit: Audit) -> list[dict[str, Any]]:
+    """Findings by kind and pattern key, most frequent first."""
+    rows = (
+        Finding.objects.filter(organization=organization, encounter__audit=audit)
+        .values("kind", "pattern")
+        .annotate(n=Count("pk"), encounters=Count("encounter", distinct=True))
+        .order_by("-n", "pattern")
+    )
+    return [dict(row) for row in rows]
+
+
+def finding_kind_counts(*, organization: Organization, audit: Audit) -> list[dict[str, Any]]:
+    rows = (
+        Finding.objects.filter(organization=organization, encounter__audit=audit)
+        .values("kind")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "kind")
+    )
+    return [dict(row) for row in rows]
+
+
+def encounter_scores(*, encounter: Encounter) -> Scores:
+    """The §6 scores of one encounter, from its stored counts (no query)."""
+    sums: dict[str, Any] = {
+        "encounters": 1,
+        "clean_encounters": int(encounter.finding_count == 0),
+        "financial_impact": encounter.financial_impact,
+    }
+    for name in ("poa_checked", "poa_changed", "em_overcoded", "em_undercoded"):
+        sums[name] = getattr(encounter, name)
+    for flag in ("pdx_counted", "pdx_same", "drg_counted", "drg_changed", "em_counted", "em_same"):
+        sums[flag] = int(getattr(encounter, flag))
+    for group in TALLY_GROUPS:
+        for part in TALLY_PARTS:
+            sums[f"{group}_{part}"] = getattr(encounter, f"{group}_{part}")
+    return scores(totals_from_sums(sums))
+
+
+def audit_coder_names(*, organization: Organization, audit: Audit) -> list[str]:
+    """The coders of an audit's encounters, for the encounter list's filter."""
+    return list(
+        Encounter.objects.filter(organization=organization, audit=audit, coder__isnull=False)
+        .values_list("coder__name", flat=True)
+        .distinct()
+        .order_by("coder__name")
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DrgFacts:
+    drg: str
+    title: str | None
+    weight: Decimal | None
+
+
+def encounter_drgs(*, encounter: Encounter) -> tuple[DrgFacts | None, DrgFacts | None]:
+    """The original and audited MS-DRG with title and relative weight (FY of discharge)."""
+    table = pricing()
+
+    def facts(drg: str) -> DrgFacts | None:
+        if not drg:
+            return None
+        on = encounter.discharge_date
+        return DrgFacts(drg=drg, title=table.drg_title(drg, on), weight=table.weight(drg, on))
+
+    return facts(encounter.original_drg), facts(encounter.audited_drg)

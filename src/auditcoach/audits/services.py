@@ -1,0 +1,375 @@
+"""Writes of the audits area: import, edits of the audited version, derivation, notes.
+
+Every function is keyword-only, runs in one transaction and writes its audit-log entry.
+Findings and scores are always derived from the two versions by the engine: no service
+writes a finding's kind or codes by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from auditcoach.accounts.models import Coder, Facility, Organization, Provider, ServiceLine, User
+from auditcoach.accounts.services import roster_get_or_create_many
+from auditcoach.auditlog.services import log_write
+from auditcoach.audits.conversions import (
+    DERIVED_FIELDS,
+    code_line_row,
+    derived_fields,
+    engine_encounter,
+    finding_row,
+)
+from auditcoach.audits.models import Audit, CodeLine, Encounter, Finding, RootCause
+from auditcoach.codesets.knowledge import grouper, pricing
+from auditcoach.engine import model as em
+from auditcoach.engine.compare import compare_encounter
+from auditcoach.engine.workbook import Workbook
+
+BATCH = 2000
+ProgressFn = Callable[[int, int], None]
+
+
+class ConflictError(Exception):
+    """The encounter changed since the editor loaded it (optimistic lock)."""
+
+
+def encounter_derive(encounter: em.Encounter, *, base_rate: Decimal | None) -> em.EncounterResult:
+    """Run the engine with the coding knowledge of the discharge date."""
+    return compare_encounter(encounter, grouper=grouper(), pricing=pricing(), base_rate=base_rate)
+
+
+def _audit_type(settings: set[str]) -> str:
+    return settings.pop() if len(settings) == 1 else Audit.Type.MIXED
+
+
+@transaction.atomic
+def audit_import(
+    *,
+    organization: Organization,
+    workbook: Workbook,
+    name: str,
+    cycle: str | None = None,
+    released: bool = False,
+    actor: User | None = None,
+    progress: ProgressFn | None = None,
+) -> Audit:
+    """A validated workbook → one audit with encounters, both versions and derived findings.
+
+    Atomic: on any error nothing is left behind. `released` marks the findings released
+    (historical audits brought over from spreadsheets). `cycle` wins over the workbook's
+    `audit_cycle` column; without either the cycle is blank.
+    """
+    encounters = workbook.encounters
+    cycles = {e.audit_cycle for e in encounters if e.audit_cycle}
+    audit_cycle = cycle or (sorted(cycles)[-1] if cycles else "")
+    now = timezone.now()
+    dates = [e.discharge_date for e in encounters]
+    audit = Audit.objects.create(
+        organization=organization,
+        name=name,
+        audit_type=_audit_type({e.setting for e in encounters}),
+        cycle=audit_cycle,
+        period_start=min(dates) if dates else None,
+        period_end=max(dates) if dates else None,
+        status=Audit.Status.RELEASED if released else Audit.Status.IN_REVIEW,
+        released_at=now if released else None,
+        scoring_settings=organization_scoring_settings(organization),
+        source_name=workbook.source,
+        created_by=actor,
+    )
+
+    def names(attr: str) -> set[str]:
+        return {getattr(e, attr) for e in encounters if getattr(e, attr)}
+
+    facilities = roster_get_or_create_many(
+        organization=organization, model=Facility, names=names("facility")
+    )
+    service_lines = roster_get_or_create_many(
+        organization=organization, model=ServiceLine, names=names("service_line")
+    )
+    providers = roster_get_or_create_many(
+        organization=organization, model=Provider, names=names("provider")
+    )
+    coders = roster_get_or_create_many(organization=organization, model=Coder, names=names("coder"))
+    auditors = {
+        u.username: u
+        for u in User.objects.filter(
+            memberships__organization=organization, username__in=names("auditor")
+        )
+    }
+
+    total = len(encounters)
+    for start in range(0, total, BATCH):
+        chunk = encounters[start : start + BATCH]
+        rows: list[Encounter] = []
+        results: list[em.EncounterResult] = []
+        for e in chunk:
+            facility = facilities.get(e.facility)
+            result = encounter_derive(e, base_rate=facility.base_rate if facility else None)
+            results.append(result)
+            rows.append(
+                Encounter(
+                    organization=organization,
+                    audit=audit,
+                    external_id=e.encounter_id,
+                    setting=e.setting,
+                    discharge_date=e.discharge_date,
+                    age=e.age,
+                    sex=e.sex or "",
+                    discharge_disposition=e.discharge_disposition or "",
+                    audited_disposition=e.audited_disposition or "",
+                    billed_drg=e.billed_drg or "",
+                    facility=facility,
+                    service_line=service_lines.get(e.service_line),
+                    provider=providers.get(e.provider),
+                    coder=coders.get(e.coder),
+                    auditor=auditors.get(e.auditor),
+                    auditor_name=e.auditor,
+                    payer=e.payer,
+                    review_status=Encounter.ReviewStatus.DONE
+                    if released
+                    else Encounter.ReviewStatus.TO_DO,
+                    **derived_fields(result),
+                )
+            )
+        Encounter.objects.bulk_create(rows, batch_size=BATCH)
+        lines: list[CodeLine] = []
+        findings: list[Finding] = []
+        for row, e, result in zip(rows, chunk, results, strict=True):
+            lines += [code_line_row(x, encounter=row, version="original") for x in e.original]
+            lines += [code_line_row(x, encounter=row, version="audited") for x in e.audited]
+            for position, f in enumerate(result.findings):
+                finding = finding_row(f, encounter=row, position=position)
+                if released:
+                    finding.status = Finding.Status.RELEASED
+                    finding.released_at = now
+                findings.append(finding)
+        CodeLine.objects.bulk_create(lines, batch_size=BATCH * 5)
+        Finding.objects.bulk_create(findings, batch_size=BATCH * 5)
+        if progress:
+            progress(min(start + BATCH, total), total)
+
+    log_write(
+        organization=organization,
+        actor=actor,
+        action="audit.import",
+        obj_type="audit",
+        obj_id=str(audit.public_id),
+        changes={
+            "name": name,
+            "cycle": audit_cycle,
+            "encounters": total,
+            "code_lines": workbook.code_rows,
+            "released": released,
+            "source": workbook.source,
+        },
+    )
+    return audit
+
+
+def organization_scoring_settings(organization: Organization) -> dict[str, Any]:
+    """The score settings stored with each audit (DESIGN §6): the headline formula and the
+    groups that count. Organization-level editing of these comes with the settings screen."""
+    return {
+        "headline": "code_accuracy",
+        "groups": ["DX", "PX", "LINE"],
+        "pooled": True,
+        "interval": "wilson-95",
+    }
+
+
+def _base_rate(encounter: Encounter) -> Decimal | None:
+    return encounter.facility.base_rate if encounter.facility_id and encounter.facility else None
+
+
+def _sync_findings(encounter: Encounter, result: em.EncounterResult) -> dict[str, list[str]]:
+    """Replace the derived findings, keeping the auditor's notes on findings that survive.
+
+    A finding survives when the new derivation has one of the same kind, group and codes.
+    """
+    existing = list(Finding.objects.filter(encounter=encounter))
+    by_identity: dict[tuple[str, str, str | None, str | None], list[Finding]] = {}
+    for f in existing:
+        by_identity.setdefault(f.identity, []).append(f)
+    keep: list[Finding] = []
+    new: list[Finding] = []
+    for position, derived in enumerate(result.findings):
+        matches = by_identity.get(derived.identity)
+        row = finding_row(derived, encounter=encounter, position=position)
+        if matches:
+            old = matches.pop(0)
+            for field in ("position", "principal", "pattern", "em_delta", "original_value",
+                          "audited_value", "original_rw", "audited_rw"):  # fmt: skip
+                setattr(old, field, getattr(row, field))
+            keep.append(old)
+        else:
+            new.append(row)
+    gone = [f for group in by_identity.values() for f in group]
+    if gone:
+        Finding.objects.filter(pk__in=[f.pk for f in gone]).delete()
+    if keep:
+        Finding.objects.bulk_update(
+            keep,
+            ["position", "principal", "pattern", "em_delta", "original_value", "audited_value",
+             "original_rw", "audited_rw"],
+        )  # fmt: skip
+    Finding.objects.bulk_create(new)
+    return {"added": [str(f) for f in new], "removed": [str(f) for f in gone]}
+
+
+def encounter_recompute(*, encounter: Encounter) -> em.EncounterResult:
+    """Derive findings and counts again from the stored versions."""
+    lines = list(CodeLine.objects.filter(encounter=encounter))
+    result = encounter_derive(engine_encounter(encounter, lines), base_rate=_base_rate(encounter))
+    for field, value in derived_fields(result).items():
+        setattr(encounter, field, value)
+    encounter.save(update_fields=[*DERIVED_FIELDS, "updated_at"])
+    _sync_findings(encounter, result)
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class AuditedLine:
+    """One line of the audited version as the workspace submits it."""
+
+    system: str
+    code: str
+    poa: str = ""
+    modifiers: frozenset[str] = frozenset()
+    units: int = 1
+
+
+@transaction.atomic
+def encounter_audited_update(
+    *,
+    encounter: Encounter,
+    lock_version: int,
+    lines: Sequence[AuditedLine],
+    audited_disposition: str | None = None,
+    actor: User,
+) -> Encounter:
+    """Replace the audited version (seq follows the order given within each group).
+
+    Raises ConflictError when someone saved the encounter since `lock_version` was read.
+    """
+    bumped = Encounter.objects.filter(pk=encounter.pk, lock_version=lock_version).update(
+        lock_version=F("lock_version") + 1, review_status=Encounter.ReviewStatus.IN_PROGRESS
+    )
+    if not bumped:
+        raise ConflictError(
+            "Someone else saved this encounter while you were editing it. Your change was "
+            "not applied; the page now shows their version."
+        )
+    encounter.refresh_from_db()
+    before = list(
+        CodeLine.objects.filter(encounter=encounter, version=CodeLine.Version.AUDITED).values_list(
+            "system", "seq", "code", "poa", "modifiers", "units"
+        )
+    )
+    CodeLine.objects.filter(encounter=encounter, version=CodeLine.Version.AUDITED).delete()
+    seqs: dict[str, int] = {}
+    rows = []
+    for line in lines:
+        group = em.SYSTEM_GROUP[line.system]
+        seqs[group] = seqs.get(group, 0) + 1
+        rows.append(
+            code_line_row(
+                em.CodeLine(
+                    line.system,  # type: ignore[arg-type]  # validated by the form
+                    seqs[group],
+                    line.code,
+                    line.poa,
+                    line.modifiers,
+                    line.units,
+                ),
+                encounter=encounter,
+                version=CodeLine.Version.AUDITED,
+            )
+        )
+    CodeLine.objects.bulk_create(rows)
+    changes: dict[str, Any] = {"before": before, "after": [
+        (r.system, r.seq, r.code, r.poa, r.modifiers, r.units) for r in rows
+    ]}  # fmt: skip
+    if audited_disposition is not None and audited_disposition != encounter.audited_disposition:
+        changes["audited_disposition"] = [encounter.audited_disposition, audited_disposition]
+        encounter.audited_disposition = audited_disposition
+        encounter.save(update_fields=["audited_disposition"])
+    result = encounter_recompute(encounter=encounter)
+    changes["findings"] = len(result.findings)
+    log_write(
+        organization=encounter.organization,
+        actor=actor,
+        action="encounter.audited_update",
+        obj_type="encounter",
+        obj_id=str(encounter.public_id),
+        changes=changes,
+    )
+    return encounter
+
+
+@transaction.atomic
+def encounter_review_status_set(*, encounter: Encounter, status: str, actor: User) -> Encounter:
+    old = encounter.review_status
+    encounter.review_status = status
+    encounter.save(update_fields=["review_status", "updated_at"])
+    log_write(
+        organization=encounter.organization,
+        actor=actor,
+        action="encounter.review_status",
+        obj_type="encounter",
+        obj_id=str(encounter.public_id),
+        changes={"review_status": [old, status]},
+    )
+    return encounter
+
+
+@transaction.atomic
+def finding_annotate(
+    *,
+    finding: Finding,
+    error_category: str,
+    root_cause: str,
+    rationale: str,
+    actor: User,
+) -> Finding:
+    """What the auditor says about a finding: category, root cause (§7) and rationale."""
+    if root_cause and root_cause not in RootCause.values:
+        raise ValueError(f"unknown root cause {root_cause!r}")
+    changes = {}
+    for field, value in (
+        ("error_category", error_category),
+        ("root_cause", root_cause),
+        ("rationale", rationale),
+    ):
+        if getattr(finding, field) != value:
+            changes[field] = [getattr(finding, field), value]
+            setattr(finding, field, value)
+    if changes:
+        finding.save(update_fields=[*changes, "updated_at"])
+        log_write(
+            organization=finding.encounter.organization,
+            actor=actor,
+            action="finding.annotate",
+            obj_type="finding",
+            obj_id=str(finding.public_id),
+            changes=changes,
+        )
+    return finding
+
+
+__all__ = [
+    "AuditedLine",
+    "ConflictError",
+    "audit_import",
+    "encounter_audited_update",
+    "encounter_recompute",
+    "encounter_review_status_set",
+    "finding_annotate",
+]

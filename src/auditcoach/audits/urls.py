@@ -1,0 +1,42 @@
+"""Routes of the audits screens, under `o/<org_slug>/` (see the project URLconf)."""
+
+from django.urls import path
+
+from auditcoach.audits import views
+
+app_name = "audits"
+
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("audits/import/", views.audit_import_view, name="import"),
+    path("audits/<uuid:audit_id>/", views.audit_detail, name="detail"),
+    path("audits/<uuid:audit_id>/encounters/", views.encounter_list_view, name="encounters"),
+    path("encounters/<uuid:encounter_id>/", views.encounter_workspace, name="encounter"),
+    path("encounters/<uuid:encounter_id>/lines/add/", views.line_add, name="line_add"),
+    path(
+        "encounters/<uuid:encounter_id>/lines/<str:group>/<int:seq>/",
+        views.line_change,
+        name="line_change",
+    ),
+    path(
+        "encounters/<uuid:encounter_id>/lines/<str:group>/<int:seq>/remove/",
+        views.line_remove,
+        name="line_remove",
+    ),
+    path(
+        "encounters/<uuid:encounter_id>/lines/<str:group>/<int:seq>/move/",
+        views.line_move,
+        name="line_move",
+    ),
+    path(
+        "encounters/<uuid:encounter_id>/disposition/",
+        views.disposition_set,
+        name="disposition_set",
+    ),
+    path(
+        "encounters/<uuid:encounter_id>/review-status/",
+        views.review_status_set,
+        name="review_status",
+    ),
+    path("findings/<uuid:finding_id>/notes/", views.finding_notes, name="finding_notes"),
+]

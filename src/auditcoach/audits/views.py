@@ -1,0 +1,944 @@
+"""The audits screens: audit list, import, audit summary, encounter list, review workspace.
+
+Views parse, authorize, call one service or selector and render. Every screen works without
+JavaScript; with htmx, edits re-render only the workspace partial (`encounter.html#workspace`)
+and the encounter filters only the result table (`encounters.html#results`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Final
+from urllib.parse import urlencode
+from uuid import UUID
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+from django_htmx.http import HttpResponseClientRedirect
+
+from auditcoach.accounts.models import Role
+from auditcoach.accounts.permissions import (
+    AUDIT_WRITE_ROLES,
+    READ_ROLES,
+    OrgRequest,
+    has_role,
+    require_role,
+)
+from auditcoach.auditlog.services import log_view
+from auditcoach.audits import selectors
+from auditcoach.audits.forms import (
+    DISPOSITION_LABELS,
+    DISPOSITIONS,
+    ERROR_CATEGORIES,
+    POA_LABELS,
+    POA_VALUES,
+    AuditedLineForm,
+    AuditImportForm,
+    DispositionForm,
+    EncounterFilterForm,
+    FindingNotesForm,
+    LineMoveForm,
+    LockedForm,
+    ReviewStatusForm,
+)
+from auditcoach.audits.models import CodeLine, Encounter, Finding, RootCause
+from auditcoach.audits.services import (
+    AuditedLine,
+    ConflictError,
+    audit_import,
+    encounter_audited_update,
+    encounter_review_status_set,
+    finding_annotate,
+)
+from auditcoach.engine.codes import display_code, format_modifiers, normalize_modifiers
+from auditcoach.engine.model import GROUPS, SYSTEM_GROUP
+from auditcoach.engine.scoring import Scores
+from auditcoach.engine.stats import Proportion
+
+AUDIT_READ_ROLES: Final = tuple(r for r in READ_ROLES if r != Role.CODER)
+"""Audit and encounter pages. Coders would see other coders' encounters here, so they get a
+403 until their own feedback view exists."""
+
+ENCOUNTERS_PER_PAGE: Final = 50
+CONFLICT_MESSAGE: Final = (
+    "Someone else saved this encounter while you were editing it. Your change was not "
+    "applied; the page now shows their version. Make your change again if it still applies."
+)
+GROUP_LABELS: Final = {
+    "DX": "Diagnoses",
+    "PX": "Procedures",
+    "LINE": "Service lines",
+}
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
+def money(amount: Decimal | None) -> str:
+    if amount is None:
+        return "—"
+    rounded = amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    sign = "−" if rounded < 0 else ("+" if rounded > 0 else "")
+    return f"{sign}${abs(rounded):,.2f}"
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreCell:
+    """A proportion as shown: value, counts, Wilson interval and bar geometry (0–100)."""
+
+    prop: Proportion
+
+    @property
+    def defined(self) -> bool:
+        return self.prop.n > 0
+
+    @property
+    def value(self) -> str:
+        return _pct(self.prop.value)
+
+    @property
+    def counts(self) -> str:
+        return f"{self.prop.successes}/{self.prop.n}"
+
+    @property
+    def interval(self) -> str:
+        ci = self.prop.interval
+        return "—" if ci is None else f"{ci[0] * 100:.1f}–{ci[1] * 100:.1f}%"
+
+    @property
+    def title(self) -> str:
+        if not self.defined:
+            return "Not defined: n = 0"
+        return f"{self.value} ({self.counts}); 95% CI {self.interval}"
+
+    @property
+    def bar(self) -> dict[str, str] | None:
+        value, ci = self.prop.value, self.prop.interval
+        if value is None or ci is None:
+            return None
+        lo, hi = ci[0] * 100, ci[1] * 100
+        return {
+            "value": f"{value * 100:.2f}",
+            "lo": f"{lo:.2f}",
+            "width": f"{max(hi - lo, 0.0):.2f}",
+            "hi": f"{hi:.2f}",
+            "tick": f"{min(max(value * 100 - 0.75, 0.0), 98.5):.2f}",
+        }
+
+    @property
+    def level(self) -> str:
+        """A calm colour cue: good, fair or poor (only where n is defined)."""
+        value = self.prop.value
+        if value is None:
+            return "none"
+        return "good" if value >= 0.95 else ("fair" if value >= 0.85 else "poor")
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreRow:
+    label: str
+    detail: str
+    cell: ScoreCell
+
+
+def _score_rows(s: Scores) -> list[ScoreRow]:
+    rows = [
+        ScoreRow(f"Code accuracy {g}", "(A − a − r − e) / A", ScoreCell(s.code_accuracy[g]))
+        for g in GROUPS
+    ]
+    rows += [
+        ScoreRow(f"Union accuracy {g}", "(m − e) / (m + r + a + d)", ScoreCell(s.union_accuracy[g]))
+        for g in GROUPS
+    ]
+    rows += [
+        ScoreRow("Record accuracy", "encounters without any finding", ScoreCell(s.record_accuracy)),
+        ScoreRow("PDX accuracy", "same principal diagnosis (inpatient)", ScoreCell(s.pdx_accuracy)),
+        ScoreRow("POA accuracy", "matched DX with Y/N/U/W audited POA", ScoreCell(s.poa_accuracy)),
+        ScoreRow("DRG accuracy", "same MS-DRG (inpatient)", ScoreCell(s.drg_accuracy)),
+        ScoreRow("E/M accuracy", "same office E/M codes", ScoreCell(s.em_accuracy)),
+    ]
+    return rows
+
+
+@dataclass(frozen=True, slots=True)
+class SliceRow:
+    """One row of "scores by setting / coder"."""
+
+    name: str
+    encounters: int
+    cells: list[ScoreCell]
+    impact: str
+
+
+SLICE_COLUMNS: Final = ("DX code", "PX code", "LINE code", "Record", "PDX", "DRG", "E/M")
+
+
+def _slice_rows(
+    items: Iterable[tuple[str, Scores]], labels: dict[str, str] | None = None
+) -> list[SliceRow]:
+    rows = []
+    for name, s in items:
+        cells = [ScoreCell(s.code_accuracy[g]) for g in GROUPS]
+        cells += [
+            ScoreCell(p) for p in (s.record_accuracy, s.pdx_accuracy, s.drg_accuracy, s.em_accuracy)
+        ]
+        rows.append(
+            SliceRow(
+                name=(labels or {}).get(name, name),
+                encounters=s.encounters,
+                cells=cells,
+                impact=money(s.financial_impact),
+            )
+        )
+    return rows
+
+
+SETTING_LABELS: Final = {
+    "headline": "Headline score",
+    "groups": "Groups counted",
+    "pooled": "Pooled over encounters",
+    "interval": "Interval",
+}
+
+
+def _settings_display(settings: dict[str, Any]) -> list[tuple[str, str]]:
+    """The audit's stored score settings as label and text, known keys first."""
+    order = {key: i for i, key in enumerate(SETTING_LABELS)}
+    rows = []
+    for key, value in sorted(settings.items(), key=lambda kv: (order.get(kv[0], 99), kv[0])):
+        if isinstance(value, bool):
+            text = "yes" if value else "no"
+        elif isinstance(value, list | tuple):
+            text = ", ".join(str(v) for v in value)
+        elif isinstance(value, dict):
+            text = ", ".join(f"{k} {v}" for k, v in value.items())
+        else:
+            text = str(value).replace("_", " ")
+        rows.append((SETTING_LABELS.get(key, key.replace("_", " ").capitalize()), text))
+    return rows
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _is_htmx(request: OrgRequest) -> bool:
+    return bool(getattr(request, "htmx", False))
+
+
+def _audit_url(name: str, request: OrgRequest, **kwargs: Any) -> str:
+    return reverse(f"audits:{name}", kwargs={"org_slug": request.organization.slug, **kwargs})
+
+
+# --------------------------------------------------------------------------- audit list, import
+
+
+@require_role(*READ_ROLES)
+@require_safe
+def index(request: OrgRequest, org_slug: str) -> HttpResponse:
+    audits = selectors.audit_list(organization=request.organization).select_related("created_by")
+    return render(request, "audits/index.html", {"audits": audits, "nav": "index"})
+
+
+@require_role(*AUDIT_WRITE_ROLES)
+@require_http_methods(["GET", "POST"])
+def audit_import_view(request: OrgRequest, org_slug: str) -> HttpResponseBase:
+    organization = request.organization
+    if request.method == "POST":
+        form = AuditImportForm(request.POST, request.FILES, organization=organization)
+        if form.is_valid():
+            workbook = form.cleaned_data["file"]
+            audit = audit_import(
+                organization=organization,
+                workbook=workbook,
+                name=form.cleaned_data["name"],
+                cycle=form.cleaned_data["cycle"] or None,
+                released=form.cleaned_data["released"],
+                actor=request.user,
+            )
+            messages.success(
+                request,
+                f"Imported “{audit.name}”: {len(workbook.encounters):,} encounters and "
+                f"{workbook.code_rows:,} code lines.",
+            )
+            url = _audit_url("detail", request, audit_id=audit.public_id)
+            return HttpResponseClientRedirect(url) if _is_htmx(request) else redirect(url)
+    else:
+        form = AuditImportForm(organization=organization)
+    template = "audits/import.html#import-form" if _is_htmx(request) else "audits/import.html"
+    return render(request, template, {"form": form, "nav": "import"})
+
+
+# --------------------------------------------------------------------------- audit summary
+
+
+@require_role(*AUDIT_READ_ROLES)
+@require_safe
+def audit_detail(request: OrgRequest, org_slug: str, audit_id: UUID) -> HttpResponse:
+    organization = request.organization
+    audit = selectors.audit_get(organization=organization, public_id=audit_id)
+    scores = selectors.audit_scores(organization=organization, audit=audit)
+    kinds = selectors.finding_kind_counts(organization=organization, audit=audit)
+    patterns = selectors.finding_counts(organization=organization, audit=audit)
+    encounters_url = _audit_url("encounters", request, audit_id=audit.public_id)
+    for row in patterns:
+        row["url"] = f"{encounters_url}?{urlencode({'kind': row['kind']})}"
+    for row in kinds:
+        row["url"] = f"{encounters_url}?{urlencode({'kind': row['kind']})}"
+    settings_labels = dict(Encounter.Setting.choices)
+    context = {
+        "audit": audit,
+        "nav": "detail",
+        "scores": scores,
+        "score_rows": _score_rows(scores),
+        "record": ScoreCell(scores.record_accuracy),
+        "drg": ScoreCell(scores.drg_accuracy),
+        "headline": ScoreCell(scores.code_accuracy["DX"]),
+        "impact": money(scores.financial_impact),
+        "finding_total": sum(row["n"] for row in kinds),
+        "kinds": kinds,
+        "patterns": patterns,
+        "slice_columns": SLICE_COLUMNS,
+        "by_setting": _slice_rows(
+            selectors.audit_scores_by(organization=organization, audit=audit, dimension="setting"),
+            settings_labels,
+        ),
+        "by_coder": _slice_rows(
+            selectors.audit_scores_by(
+                organization=organization, audit=audit, dimension="coder__name"
+            )
+        ),
+        "scoring_settings": _settings_display(audit.scoring_settings),
+        "encounters_url": encounters_url,
+    }
+    return render(request, "audits/detail.html", context)
+
+
+# --------------------------------------------------------------------------- encounter list
+
+
+@require_role(*AUDIT_READ_ROLES)
+@require_safe
+def encounter_list_view(request: OrgRequest, org_slug: str, audit_id: UUID) -> HttpResponse:
+    organization = request.organization
+    audit = selectors.audit_get(organization=organization, public_id=audit_id)
+    form = EncounterFilterForm(
+        request.GET or None,
+        coders=selectors.audit_coder_names(organization=organization, audit=audit),
+    )
+    filters = form.filters() if request.GET else selectors.EncounterFilters()
+    queryset = selectors.encounter_list(organization=organization, audit=audit, filters=filters)
+    page = Paginator(queryset, ENCOUNTERS_PER_PAGE).get_page(request.GET.get("page"))
+    rows = list(page.object_list)
+    for row in rows:
+        row.impact_display = money(row.financial_impact)  # type: ignore[attr-defined]
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "audit": audit,
+        "nav": "encounters",
+        "form": form,
+        "page": page,
+        "rows": rows,
+        "filtered": any(getattr(filters, f) for f in filters.__dataclass_fields__),
+        "query": query.urlencode(),
+        "list_url": _audit_url("encounters", request, audit_id=audit.public_id),
+    }
+    template = "audits/encounters.html#results" if _is_htmx(request) else "audits/encounters.html"
+    return render(request, template, context)
+
+
+# --------------------------------------------------------------------------- review workspace
+
+
+@dataclass(slots=True)
+class LineRow:
+    """One code line as the workspace shows it (and, for the audited side, edits it)."""
+
+    key: str  # "DX-3": group and seq, the line's address in edit URLs
+    row_id: str  # "a-DX-3" / "o-DX-3": the table row's id
+    line: CodeLine
+    code: str
+    principal: bool = False
+    mark: str = ""  # added, deleted, revised, reseq
+    changed: set[str] = field(default_factory=set)  # poa, mod, units
+    values: dict[str, str] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    first: bool = False
+    last: bool = False
+
+    @property
+    def modifiers(self) -> str:
+        return ", ".join(sorted(normalize_modifiers(self.line.modifiers)))
+
+
+@dataclass(slots=True)
+class GroupBlock:
+    group: str
+    label: str
+    original: list[LineRow]
+    audited: list[LineRow]
+
+
+@dataclass(slots=True)
+class FindingView:
+    finding: Finding
+    original: str
+    audited: str
+    detail: str
+    rows: list[str]
+    form: FindingNotesForm
+    is_new: bool = False
+    saved: bool = False
+
+    @property
+    def kind_label(self) -> str:
+        return self.finding.kind.replace("_", " ").lower()
+
+
+def _code_display(group: str, code: str) -> str:
+    if not code:
+        return ""
+    return display_code("ICD10CM", code) if group == "DX" else code
+
+
+def _finding_detail(f: Finding) -> str:
+    if f.kind == "POA_CHANGED":
+        return f"POA {f.original_value or 'blank'} → {f.audited_value or 'blank'}"
+    if f.kind == "MODIFIER_CHANGED":
+        return (
+            f"Modifiers {f.original_value.replace(';', ', ') or 'none'} → "
+            f"{f.audited_value.replace(';', ', ') or 'none'}"
+        )
+    if f.kind == "UNITS_CHANGED":
+        return f"Units {f.original_value} → {f.audited_value}"
+    if f.kind == "DRG_CHANGED":
+
+        def rw(x: Decimal | None) -> str:
+            return "no weight" if x is None else f"RW {x}"
+
+        return f"{rw(f.original_rw)} → {rw(f.audited_rw)}"
+    if f.kind == "DISPOSITION_CHANGED":
+        return (
+            f"{DISPOSITION_LABELS.get(f.original_code, '')} → "
+            f"{DISPOSITION_LABELS.get(f.audited_code, '')}"
+        )
+    if f.em_delta is not None:
+        direction = "over-coded" if f.em_delta < 0 else "under-coded"
+        return f"E/M level {f.em_delta:+d} ({direction})".replace("-", "−")
+    return ""
+
+
+def _line_rows(lines: list[CodeLine], prefix: str) -> dict[str, list[LineRow]]:
+    rows: dict[str, list[LineRow]] = {g: [] for g in GROUPS}
+    for line in lines:
+        key = f"{line.group}-{line.seq}"
+        rows[line.group].append(
+            LineRow(
+                key=key,
+                row_id=f"{prefix}-{key}",
+                line=line,
+                code=_code_display(line.group, line.code),
+            )
+        )
+    for group_rows in rows.values():
+        if group_rows:
+            group_rows[0].first = True
+            group_rows[-1].last = True
+            if group_rows[0].line.group == "DX":
+                group_rows[0].principal = True
+    return rows
+
+
+def _mark_rows(
+    findings: list[Finding], original: dict[str, list[LineRow]], audited: dict[str, list[LineRow]]
+) -> dict[int, list[str]]:
+    """Tie each finding to the rows it is about; mark those rows. Returns row ids by finding."""
+
+    def take(rows: list[LineRow], code: str, *, unmarked: bool = True) -> LineRow | None:
+        for row in rows:
+            if row.line.code == code and (not unmarked or not row.mark):
+                return row
+        return None
+
+    linked: dict[int, list[str]] = {}
+    for f in findings:
+        if f.group not in GROUPS:
+            linked[f.pk] = []
+            continue
+        o_rows, a_rows = original[f.group], audited[f.group]
+        hits: list[LineRow] = []
+        if f.kind in {"DELETED", "REVISED"} and (row := take(o_rows, f.original_code)):
+            row.mark = f.kind.lower()
+            hits.append(row)
+        if f.kind in {"ADDED", "REVISED"} and (row := take(a_rows, f.audited_code)):
+            row.mark = f.kind.lower()
+            hits.append(row)
+        if f.kind == "RESEQUENCED":
+            for rows in (o_rows, a_rows):
+                if row := take(rows, f.audited_code, unmarked=False):
+                    row.mark = row.mark or "reseq"
+                    hits.append(row)
+        cell = {"POA_CHANGED": "poa", "MODIFIER_CHANGED": "mod", "UNITS_CHANGED": "units"}.get(
+            f.kind
+        )
+        if cell:
+            for rows in (o_rows, a_rows):
+                if row := take(rows, f.original_code, unmarked=False):
+                    row.changed.add(cell)
+                    hits.append(row)
+        linked[f.pk] = [row.row_id for row in hits]
+    return linked
+
+
+def _workspace_context(
+    request: OrgRequest,
+    encounter: Encounter,
+    *,
+    line_form: AuditedLineForm | None = None,
+    line_key: str = "",
+    disposition_form: DispositionForm | None = None,
+    notes_forms: dict[int, FindingNotesForm] | None = None,
+    notice: str = "",
+    notice_level: str = "success",
+    new_findings: set[tuple[str, str, str | None, str | None]] | None = None,
+) -> dict[str, Any]:
+    """Everything the workspace partial shows: facts, both versions, findings, scores.
+
+    `line_form` is a bound form that failed validation, with `line_key` the row it belongs
+    to ("add" for the add-a-line form): the page shows it with what was typed and its errors.
+    """
+    can_edit = has_role(request.membership, AUDIT_WRITE_ROLES)
+    inpatient = encounter.setting == Encounter.Setting.INPATIENT
+    original_lines, audited_lines = selectors.code_lines(encounter=encounter)
+    original = _line_rows(original_lines, "o")
+    audited = _line_rows(audited_lines, "a")
+    findings = list(encounter.findings.order_by("position"))
+    linked = _mark_rows(findings, original, audited)
+
+    for rows in audited.values():
+        for row in rows:
+            line = row.line
+            row.values = {
+                "system": line.system,
+                "code": row.code,
+                "poa": line.poa,
+                "modifiers": format_modifiers(normalize_modifiers(line.modifiers)).replace(
+                    ";", " "
+                ),
+                "units": str(line.units),
+            }
+            if line_form is not None and row.key == line_key:
+                row.values.update({k: str(v) for k, v in line_form.data.items() if k in row.values})
+                row.errors = [str(e) for errors in line_form.errors.values() for e in errors]
+
+    add_values = {"system": "ICD10CM", "code": "", "poa": "", "modifiers": "", "units": "1"}
+    add_errors: dict[str, list[str]] = {}
+    if line_form is not None and line_key == "add":
+        add_values.update({k: str(v) for k, v in line_form.data.items() if k in add_values})
+        add_errors = {k: [str(e) for e in v] for k, v in line_form.errors.items()}
+
+    blocks = []
+    for group in GROUPS:
+        shown = (
+            original[group]
+            or audited[group]
+            or group == "DX"
+            or (group == "PX" and inpatient)
+            or (group == "LINE" and not inpatient)
+        )
+        if shown:
+            blocks.append(GroupBlock(group, GROUP_LABELS[group], original[group], audited[group]))
+
+    finding_views = []
+    for f in findings:
+        form = (notes_forms or {}).get(f.pk) or FindingNotesForm(
+            initial={
+                "error_category": f.error_category,
+                "root_cause": f.root_cause,
+                "rationale": f.rationale,
+            }
+        )
+        finding_views.append(
+            FindingView(
+                finding=f,
+                original=_code_display(f.group, f.original_code),
+                audited=_code_display(f.group, f.audited_code),
+                detail=_finding_detail(f),
+                rows=linked.get(f.pk, []),
+                form=form,
+                is_new=bool(new_findings) and f.identity in (new_findings or set()),
+            )
+        )
+
+    dispositions = list(DISPOSITIONS)
+    for value in (encounter.discharge_disposition, encounter.audited_disposition):
+        if value and value not in DISPOSITION_LABELS:
+            dispositions.append((value, "Other"))
+    disposition_value = encounter.audited_disposition
+    disposition_errors: list[str] = []
+    if disposition_form is not None:
+        disposition_value = str(disposition_form.data.get("audited_disposition", ""))
+        disposition_errors = [str(e) for errors in disposition_form.errors.values() for e in errors]
+
+    original_drg, audited_drg = selectors.encounter_drgs(encounter=encounter)
+    scores = selectors.encounter_scores(encounter=encounter)
+    return {
+        "encounter": encounter,
+        "audit": encounter.audit,
+        "can_edit": can_edit,
+        "inpatient": inpatient,
+        "blocks": blocks,
+        "findings": finding_views,
+        "all_systems": CodeLine.System.choices,
+        "poa_choices": [(v, POA_LABELS[v]) for v in POA_VALUES],
+        "add_values": add_values,
+        "add_errors": add_errors,
+        "dispositions": dispositions,
+        "disposition_value": disposition_value,
+        "disposition_errors": disposition_errors,
+        "original_disposition": DISPOSITION_LABELS.get(encounter.discharge_disposition, ""),
+        "audited_disposition_label": DISPOSITION_LABELS.get(
+            encounter.audited_disposition or encounter.discharge_disposition, ""
+        ),
+        "original_drg": original_drg,
+        "audited_drg": audited_drg,
+        "drg_changed": bool(
+            encounter.original_drg and encounter.original_drg != encounter.audited_drg
+        ),
+        "rw_delta": encounter.rw_delta,
+        "impact": money(encounter.financial_impact),
+        "encounter_scores": [
+            (g, ScoreCell(scores.code_accuracy[g]), ScoreCell(scores.union_accuracy[g]))
+            for g in GROUPS
+        ],
+        "scores": scores,
+        "pdx": ScoreCell(scores.pdx_accuracy),
+        "poa": ScoreCell(scores.poa_accuracy),
+        "drg": ScoreCell(scores.drg_accuracy),
+        "em": ScoreCell(scores.em_accuracy),
+        "error_categories": ERROR_CATEGORIES,
+        "root_causes": RootCause.choices,
+        "notice": notice,
+        "notice_level": notice_level,
+        "reviewed": encounter.review_status == Encounter.ReviewStatus.DONE,
+    }
+
+
+def _workspace_response(request: OrgRequest, encounter: Encounter, **kwargs: Any) -> HttpResponse:
+    context = _workspace_context(request, encounter, **kwargs)
+    if _is_htmx(request):
+        return render(request, "audits/encounter.html#workspace", context)
+    previous, following = selectors.neighbours(encounter=encounter)
+    context.update(
+        {
+            "nav": "encounters",
+            "previous": previous,
+            "following": following,
+            "encounters_url": _audit_url("encounters", request, audit_id=encounter.audit.public_id),
+        }
+    )
+    return render(request, "audits/encounter.html", context)
+
+
+def _encounter(request: OrgRequest, encounter_id: UUID) -> Encounter:
+    return selectors.encounter_get(organization=request.organization, public_id=encounter_id)
+
+
+@require_role(*AUDIT_READ_ROLES)
+@require_safe
+def encounter_workspace(request: OrgRequest, org_slug: str, encounter_id: UUID) -> HttpResponse:
+    encounter = _encounter(request, encounter_id)
+    log_view(
+        organization=request.organization,
+        actor=request.user,
+        action="encounter.view",
+        obj_type="encounter",
+        obj_id=encounter.public_id,
+        request=request,
+    )
+    return _workspace_response(request, encounter)
+
+
+def _after_change(
+    request: OrgRequest,
+    encounter: Encounter,
+    *,
+    notice: str,
+    level: str = "success",
+    anchor: str = "",
+    **kwargs: Any,
+) -> HttpResponseBase:
+    """htmx: the fresh workspace with a notice; without JS: back to the page (PRG)."""
+    if _is_htmx(request):
+        return _workspace_response(request, encounter, notice=notice, notice_level=level, **kwargs)
+    messages.add_message(request, messages.ERROR if level == "error" else messages.SUCCESS, notice)
+    url = _audit_url("encounter", request, encounter_id=encounter.public_id)
+    return redirect(url + anchor)
+
+
+def _conflict(request: OrgRequest, encounter: Encounter) -> HttpResponseBase:
+    encounter.refresh_from_db()
+    return _after_change(request, encounter, notice=CONFLICT_MESSAGE, level="error")
+
+
+def _audited_groups(encounter: Encounter) -> dict[str, list[tuple[int, AuditedLine]]]:
+    """The audited version as (seq, AuditedLine) per group, in seq order."""
+    groups: dict[str, list[tuple[int, AuditedLine]]] = {g: [] for g in GROUPS}
+    for row in selectors.code_lines(encounter=encounter)[1]:
+        groups[row.group].append(
+            (
+                row.seq,
+                AuditedLine(
+                    system=row.system,
+                    code=row.code,
+                    poa=row.poa,
+                    modifiers=normalize_modifiers(row.modifiers),
+                    units=row.units,
+                ),
+            )
+        )
+    return groups
+
+
+def _save_lines(
+    request: OrgRequest,
+    encounter: Encounter,
+    *,
+    lock_version: int,
+    groups: dict[str, list[AuditedLine]],
+    audited_disposition: str | None = None,
+) -> HttpResponseBase:
+    before = set(encounter.findings.values_list("kind", "group", "original_code", "audited_code"))
+    lines = [line for g in GROUPS for line in groups[g]]
+    try:
+        encounter_audited_update(
+            encounter=encounter,
+            lock_version=lock_version,
+            lines=lines,
+            audited_disposition=audited_disposition,
+            actor=request.user,
+        )
+    except ConflictError:
+        return _conflict(request, encounter)
+    after = list(encounter.findings.all())
+    new = {
+        f.identity
+        for f in after
+        if (f.kind, f.group, f.original_code, f.audited_code) not in before
+    }
+    resolved = len(before) - (len(after) - len(new))
+    parts = []
+    if new:
+        parts.append(f"{len(new)} new finding{'s' if len(new) != 1 else ''}")
+    if resolved:
+        parts.append(f"{resolved} finding{'s' if resolved != 1 else ''} resolved")
+    notice = "Saved. " + ("; ".join(parts) + "." if parts else "Findings unchanged.")
+    return _after_change(request, encounter, notice=notice, new_findings=new)
+
+
+def _checked_group(group: str) -> str:
+    if group not in GROUPS:
+        raise Http404("No such group")
+    return group
+
+
+def _invalid(request: OrgRequest, encounter: Encounter, **kwargs: Any) -> HttpResponse:
+    """Re-render with what was typed and the errors beside it; nothing is saved or lost."""
+    return _workspace_response(
+        request,
+        encounter,
+        notice="Not saved: see the error beside the form.",
+        notice_level="error",
+        **kwargs,
+    )
+
+
+def _plain(groups: dict[str, list[tuple[int, AuditedLine]]]) -> dict[str, list[AuditedLine]]:
+    return {g: [line for _, line in rows] for g, rows in groups.items()}
+
+
+def _position(groups: dict[str, list[tuple[int, AuditedLine]]], group: str, seq: int) -> int:
+    for index, (line_seq, _) in enumerate(groups[group]):
+        if line_seq == seq:
+            return index
+    raise Http404("No such line")
+
+
+@require_role(*AUDIT_WRITE_ROLES)
+@require_POST
+def line_add(request: OrgRequest, org_slug: str, encounter_id: UUID) -> HttpResponseBase:
+    encounter = _encounter(request, encounter_id)
+    form = AuditedLineForm(request.POST, inpatient=encounter.setting == Encounter.Setting.INPATIENT)
+    if not form.is_valid():
+        return _invalid(request, encounter, line_form=form, line_key="add")
+    if form.cleaned_data["lock_version"] != encounter.lock_version:
+        return _conflict(request, encounter)
+    groups = _plain(_audited_groups(encounter))
+    line = form.audited_line()
+    groups[SYSTEM_GROUP[line.system]].append(line)
+    return _save_lines(
+        request, encounter, lock_version=form.cleaned_data["lock_version"], groups=groups
+    )
+
+
+@require_role(*AUDIT_WRITE_ROLES)
+@require_POST
+def line_change(
+    request: OrgRequest, org_slug: str, encounter_id: UUID, group: str, seq: int
+) -> HttpResponseBase:
+    group = _checked_group(group)
+    encounter = _encounter(request, encounter_id)
+    form = AuditedLineForm(request.POST, inpatient=encounter.setting == Encounter.Setting.INPATIENT)
+    key = f"{group}-{seq}"
+    valid = form.is_valid()
+    if valid and SYSTEM_GROUP[form.cleaned_data["system"]] != group:
+        form.add_error("system", f"A {GROUP_LABELS[group].lower()} line keeps its code system.")
+        valid = False
+    if not valid:
+        return _invalid(request, encounter, line_form=form, line_key=key)
+    if form.cleaned_data["lock_version"] != encounter.lock_version:
+        return _conflict(request, encounter)
+    current = _audited_groups(encounter)
+    index = _position(current, group, seq)
+    groups = _plain(current)
+    groups[group][index] = form.audited_line()
+    return _save_lines(
+        request, encounter, lock_version=form.cleaned_data["lock_version"], groups=groups
+    )
+
+
+@require_role(*AUDIT_WRITE_ROLES)
+@require_POST
+def line_remove(
+    request: OrgRequest, org_slug: str, encounter_id: UUID, group: str, seq: int
+) -> HttpResponseBase:
+    group = _checked_group(group)
+    encounter = _encounter(request, encounter_id)
+    form = LockedForm(request.POST)
+    if not form.is_valid() or form.cleaned_data["lock_version"] != encounter.lock_version:
+        return _conflict(request, encounter)
+    current = _audited_groups(encounter)
+    index = _position(current, group, seq)
+    groups = _plain(current)
+    del groups[group][index]
+    return _save_lines(
+        request, encounter, lock_version=form.cleaned_data["lock_version"], groups=groups
+    )
+
+
+@require_role(*AUDIT_WRITE_ROLES)
+@require_POST
+def line_move(
+    request: OrgRequest, org_slug: str, encounter_id: UUID, group: str, seq: int
+) -> HttpResponseBase:
+    """Reorder within a group; moving a diagnosis to the top makes it the principal."""
+    group = _checked_group(group)
+    encounter = _encounter(request, encounter_id)
+    form = LineMoveForm(request.POST)
+    if not form.is_valid():
+        return _invalid(request, encounter)
+    if form.cleaned_data["lock_version"] != encounter.lock_version:
+        return _conflict(request, encounter)
+    current = _audited_groups(encounter)
+    index = _position(current, group, seq)
+    groups = _plain(current)
+    lines = groups[group]
+    target = {"up": index - 1, "down": index + 1, "top": 0}[form.cleaned_data["direction"]]
+    target = min(max(target, 0), len(lines) - 1)
+    if target != index:
+        lines.insert(target, lines.pop(index))
+    return _save_lines(
+        request, encounter, lock_version=form.cleaned_data["lock_version"], groups=groups
+    )
+
+
+@require_role(*AUDIT_WRITE_ROLES)
+@require_POST
+def disposition_set(request: OrgRequest, org_slug: str, encounter_id: UUID) -> HttpResponseBase:
+    """The audited discharge disposition (inpatient; blank = same as billed)."""
+    encounter = _encounter(request, encounter_id)
+    if encounter.setting != Encounter.Setting.INPATIENT:
+        raise Http404("Discharge disposition applies to inpatient encounters only")
+    form = DispositionForm(request.POST)
+    if not form.is_valid():
+        return _invalid(request, encounter, disposition_form=form)
+    if form.cleaned_data["lock_version"] != encounter.lock_version:
+        return _conflict(request, encounter)
+    return _save_lines(
+        request,
+        encounter,
+        lock_version=form.cleaned_data["lock_version"],
+        groups=_plain(_audited_groups(encounter)),
+        audited_disposition=form.cleaned_data["audited_disposition"],
+    )
+
+
+@require_role(*AUDIT_WRITE_ROLES)
+@require_POST
+def review_status_set(request: OrgRequest, org_slug: str, encounter_id: UUID) -> HttpResponseBase:
+    encounter = _encounter(request, encounter_id)
+    form = ReviewStatusForm(request.POST)
+    status = (form.cleaned_data["status"] if form.is_valid() else "") or "done"
+    encounter_review_status_set(encounter=encounter, status=status, actor=request.user)
+    notice = "Marked reviewed." if status == "done" else "Reopened for review."
+    return _after_change(request, encounter, notice=notice)
+
+
+@require_role(*AUDIT_WRITE_ROLES)
+@require_POST
+def finding_notes(request: OrgRequest, org_slug: str, finding_id: UUID) -> HttpResponseBase:
+    """Error category, root cause and rationale of one finding."""
+    finding = selectors.finding_get(organization=request.organization, public_id=finding_id)
+    encounter = _encounter(request, finding.encounter.public_id)
+    form = FindingNotesForm(request.POST)
+    anchor = f"#finding-{finding.public_id}"
+    if form.is_valid():
+        finding_annotate(
+            finding=finding,
+            error_category=form.cleaned_data["error_category"],
+            root_cause=form.cleaned_data["root_cause"],
+            rationale=form.cleaned_data["rationale"],
+            actor=request.user,
+        )
+        if not _is_htmx(request):
+            messages.success(request, "Finding notes saved.")
+            return redirect(
+                _audit_url("encounter", request, encounter_id=encounter.public_id) + anchor
+            )
+    elif not _is_htmx(request):
+        return _invalid(request, encounter, notes_forms={finding.pk: form})
+    view = FindingView(
+        finding=finding,
+        original="",
+        audited="",
+        detail="",
+        rows=[],
+        form=form
+        if not form.is_valid()
+        else FindingNotesForm(
+            initial={
+                "error_category": finding.error_category,
+                "root_cause": finding.root_cause,
+                "rationale": finding.rationale,
+            }
+        ),
+        saved=form.is_valid(),
+    )
+    context = {
+        "fv": view,
+        "can_edit": True,
+        "error_categories": ERROR_CATEGORIES,
+        "root_causes": RootCause.choices,
+    }
+    return render(request, "audits/encounter.html#finding-notes", context)

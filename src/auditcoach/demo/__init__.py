@@ -1,0 +1,1 @@
+"""Synthetic demo data: a small health system's year of quarterly coding audits."""

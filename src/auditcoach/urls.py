@@ -1,0 +1,9 @@
+from django.urls import include, path
+
+from auditcoach.accounts import views as account_views
+
+urlpatterns = [
+    path("", account_views.home, name="home"),
+    path("accounts/", include("auditcoach.accounts.urls")),
+    path("o/<slug:org_slug>/", include("auditcoach.audits.urls")),
+]

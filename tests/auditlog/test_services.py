@@ -1,0 +1,105 @@
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import AnonymousUser
+from django.db.models import ProtectedError
+from django.test import RequestFactory
+
+from auditcoach.accounts.models import Organization, User
+from auditcoach.auditlog import services
+from auditcoach.auditlog.models import AuditLogEntry
+
+
+def test_log_write_records_who_what_where(
+    org: Organization, auditor: User, rf: RequestFactory
+) -> None:
+    request = rf.post("/", REMOTE_ADDR="10.1.2.3")
+    entry = services.log_write(
+        organization=org,
+        actor=auditor,
+        action="finding.update",
+        obj_type="finding",
+        obj_id=42,
+        changes={"rationale": ["old", "new"]},
+        request=request,
+    )
+    entry.refresh_from_db()
+    assert (entry.organization, entry.actor, entry.actor_name) == (org, auditor, "auditor")
+    assert (entry.action, entry.object_type, entry.object_id) == ("finding.update", "finding", "42")
+    assert entry.changes == {"rationale": ["old", "new"]}
+    assert entry.ip == "10.1.2.3"
+    assert entry.at is not None
+
+
+def test_log_view_without_request_or_actor(org: Organization) -> None:
+    entry = services.log_view(
+        organization=org,
+        actor=AnonymousUser(),
+        action="encounter.view",
+        obj_type="encounter",
+        obj_id=None,
+    )
+    assert (entry.actor, entry.actor_name, entry.ip, entry.object_id) == (None, "", None, "")
+    assert entry.changes == {}
+
+
+def test_unparseable_ip_is_dropped(org: Organization, rf: RequestFactory) -> None:
+    request = rf.get("/", REMOTE_ADDR="not-an-ip")
+    entry = services.log_view(
+        organization=org, actor=None, action="x.view", obj_type="x", obj_id=1, request=request
+    )
+    assert entry.ip is None
+
+
+def test_changes_accept_decimals_and_dates(org: Organization) -> None:
+    import datetime
+    import decimal
+
+    entry = services.log_write(
+        organization=org,
+        actor=None,
+        action="facility.update",
+        obj_type="facility",
+        obj_id=1,
+        changes={"base_rate": [None, decimal.Decimal("6500.00")], "on": datetime.date(2026, 1, 2)},
+    )
+    entry.refresh_from_db()
+    assert entry.changes == {"base_rate": [None, "6500.00"], "on": "2026-01-02"}
+
+
+def test_bulk_log_inserts_in_one_statement(
+    org: Organization, auditor: User, django_assert_num_queries: Any
+) -> None:
+    entries = [
+        services.entry_build(
+            organization=org,
+            actor=auditor,
+            action="encounter.import",
+            obj_type="encounter",
+            obj_id=f"E{i}",
+        )
+        for i in range(50)
+    ]
+    with django_assert_num_queries(1):
+        services.bulk_log(entries)
+    assert AuditLogEntry.objects.filter(organization=org, action="encounter.import").count() == 50
+
+
+def test_entry_needs_an_action(org: Organization) -> None:
+    with pytest.raises(ValueError, match="action"):
+        services.entry_build(organization=org, actor=None, action="")
+
+
+def test_organization_with_history_cannot_be_deleted(org: Organization) -> None:
+    services.log_write(organization=org, actor=None, action="x.y", obj_type="x", obj_id=1)
+    with pytest.raises(ProtectedError):
+        org.delete()
+
+
+def test_deleting_a_user_keeps_their_entries(org: Organization, auditor: User) -> None:
+    entry = services.log_write(
+        organization=org, actor=auditor, action="x.y", obj_type="x", obj_id=1
+    )
+    auditor.delete()
+    entry.refresh_from_db()
+    assert (entry.actor, entry.actor_name) == (None, "auditor")

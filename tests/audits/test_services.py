@@ -1,0 +1,190 @@
+"""The audits services: import, derivation stored for SQL, edits with optimistic locking."""
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from auditcoach.accounts.models import Coder, Facility, Organization, User
+from auditcoach.auditlog.models import AuditLogEntry
+from auditcoach.audits import selectors
+from auditcoach.audits.models import Audit, CodeLine, Encounter, Finding
+from auditcoach.audits.services import (
+    AuditedLine,
+    ConflictError,
+    audit_import,
+    encounter_audited_update,
+    finding_annotate,
+)
+from auditcoach.engine.workbook import read_workbook
+
+WORKED = Path(__file__).parent.parent / "fixtures" / "worked"
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def worked_audit(org: Organization, auditor: User) -> Audit:
+    return audit_import(
+        organization=org, workbook=read_workbook(WORKED), name="Worked", actor=auditor
+    )
+
+
+def test_import_stores_encounters_lines_findings_and_roster(
+    worked_audit: Audit, org: Organization
+) -> None:
+    assert worked_audit.cycle == "2026-Q2"  # from the workbook's audit_cycle column
+    assert worked_audit.encounters.count() == 4
+    assert CodeLine.objects.filter(encounter__audit=worked_audit).count() == 25
+    hf1 = Encounter.objects.get(audit=worked_audit, external_id="HF-1")
+    assert (hf1.original_drg, hf1.audited_drg) == ("292", "259")
+    assert [f.kind for f in hf1.findings.order_by("position")] == [
+        "REVISED",
+        "DELETED",
+        "ADDED",
+        "DRG_CHANGED",
+    ]
+    assert set(Coder.objects.filter(organization=org).values_list("name", flat=True)) >= {
+        "coder.ana",
+        "coder.ben",
+    }
+    assert Finding.objects.filter(encounter__audit=worked_audit, status="draft").count() == 13
+    assert AuditLogEntry.objects.filter(action="audit.import", organization=org).count() == 1
+
+
+def test_sql_pooled_scores_equal_the_engine_ones(worked_audit: Audit, org: Organization) -> None:
+    # The same pooled numbers as `auditcoach score` (fixtures/worked/expected.json), but summed
+    # by the database over the stored per-encounter counts.
+    s = selectors.audit_scores(organization=org, audit=worked_audit)
+    assert (s.code_accuracy["DX"].successes, s.code_accuracy["DX"].n) == (5, 8)
+    assert (s.union_accuracy["DX"].successes, s.union_accuracy["DX"].n) == (5, 9)
+    assert s.code_accuracy["PX"].value == 0.0
+    assert s.code_accuracy["LINE"].value == 0.5
+    assert s.poa_accuracy.value == 0.75
+    assert s.drg_accuracy.value == 0.0
+    assert s.em_accuracy.value == 0.0
+    assert s.em_overcoded == 1
+    assert s.record_accuracy.value == 0.0
+
+
+def test_facility_base_rate_prices_the_drg_change(org: Organization) -> None:
+    Facility.objects.create(organization=org, name="North", base_rate=Decimal("6500.00"))
+    audit = audit_import(organization=org, workbook=read_workbook(WORKED), name="Priced")
+    s = selectors.audit_scores(organization=org, audit=audit)
+    assert s.financial_impact == Decimal("7487.35")
+
+
+def test_released_import_and_explicit_cycle(org: Organization) -> None:
+    audit = audit_import(
+        organization=org, workbook=read_workbook(WORKED), name="Old", cycle="2025-Q4", released=True
+    )
+    assert audit.cycle == "2025-Q4"
+    assert audit.status == Audit.Status.RELEASED
+    findings = Finding.objects.filter(encounter__audit=audit)
+    assert findings.exclude(status="released").count() == 0
+    assert findings.filter(released_at__isnull=True).count() == 0
+
+
+def test_other_organizations_cannot_reach_the_audit(
+    worked_audit: Audit, other_org: Organization
+) -> None:
+    from django.http import Http404
+
+    with pytest.raises(Http404):
+        selectors.audit_get(organization=other_org, public_id=worked_audit.public_id)
+
+
+def _audited(encounter: Encounter) -> list[AuditedLine]:
+    from auditcoach.engine.codes import normalize_modifiers
+
+    _, audited = selectors.code_lines(encounter=encounter)
+    return [
+        AuditedLine(r.system, r.code, r.poa, normalize_modifiers(r.modifiers), r.units)
+        for r in audited
+    ]
+
+
+def test_editing_the_audited_version_rederives_and_keeps_notes(
+    worked_audit: Audit, auditor: User
+) -> None:
+    hf1 = Encounter.objects.get(audit=worked_audit, external_id="HF-1")
+    revised = hf1.findings.get(kind="REVISED")
+    finding_annotate(
+        finding=revised,
+        error_category="Specificity",
+        root_cause="KNOWLEDGE_GAP",
+        rationale="Acute on chronic documented.",
+        actor=auditor,
+    )
+    lines = _audited(hf1)
+    lines.append(AuditedLine("ICD10CM", "J9601", "Y"))  # the auditor adds acute respiratory failure
+    encounter_audited_update(
+        encounter=hf1, lock_version=hf1.lock_version, lines=lines, actor=auditor
+    )
+    hf1.refresh_from_db()
+    kinds = [f.kind for f in hf1.findings.order_by("position")]
+    assert kinds == ["REVISED", "DELETED", "ADDED", "ADDED", "DRG_CHANGED"]
+    assert hf1.dx_added == 1
+    assert hf1.lock_version == 2
+    kept = hf1.findings.get(kind="REVISED")
+    assert kept.pk == revised.pk
+    assert kept.rationale == "Acute on chronic documented."
+    assert AuditLogEntry.objects.filter(action="encounter.audited_update").count() == 1
+
+
+def test_a_stale_edit_is_refused_and_loses_nothing(
+    worked_audit: Audit, auditor: User, manager: User
+) -> None:
+    hf1 = Encounter.objects.get(audit=worked_audit, external_id="HF-1")
+    loaded_version = hf1.lock_version
+    first = [*_audited(hf1), AuditedLine("ICD10CM", "E1165")]
+    encounter_audited_update(encounter=hf1, lock_version=loaded_version, lines=first, actor=auditor)
+    second = [*_audited(hf1)[:1]]
+    with pytest.raises(ConflictError):
+        encounter_audited_update(
+            encounter=hf1, lock_version=loaded_version, lines=second, actor=manager
+        )
+    assert "E1165" in [line.code for line in _audited(hf1)]
+
+
+def test_import_command_and_atomic_failure(
+    org: Organization, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    call_command("import", str(WORKED), "--org", org.slug, "--audit", "Via CLI", "--released")
+    assert Audit.objects.get(name="Via CLI").status == "released"
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "encounters.csv").write_text((WORKED / "encounters.csv").read_text())
+    (bad / "codes.csv").write_text((WORKED / "codes.csv").read_text().replace(",1\n", ",-1\n", 1))
+    before = (
+        Audit.objects.count(),
+        Encounter.objects.count(),
+        CodeLine.objects.count(),
+        AuditLogEntry.objects.count(),
+    )
+    with pytest.raises(CommandError) as info:
+        call_command("import", str(bad), "--org", org.slug, "--audit", "Bad")
+    assert info.value.returncode == 2
+    assert "units" in str(info.value)
+    after = (
+        Audit.objects.count(),
+        Encounter.objects.count(),
+        CodeLine.objects.count(),
+        AuditLogEntry.objects.count(),
+    )
+    assert after == before
+
+
+def test_import_failure_midway_rolls_back(
+    org: Organization, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(Finding.objects, "bulk_create", boom)
+    with pytest.raises(RuntimeError):
+        audit_import(organization=org, workbook=read_workbook(WORKED), name="Half")
+    assert not Audit.objects.filter(name="Half").exists()
+    assert Encounter.objects.filter(external_id="HF-1").count() == 0
