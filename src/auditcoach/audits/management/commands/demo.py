@@ -177,6 +177,6 @@ class Command(BaseCommand):
                 self.stdout.write("  ".join("-" * w for w in widths))
         self.stdout.write("")
         self.stdout.write(
-            f"Start the server with `auditcoach runserver` and sign in at {URL} "
-            f"(organization: {NAME})."
+            f"Sign in at {URL} (organization: {NAME}); bin/demo starts the server, "
+            "otherwise run `auditcoach runserver`."
         )
