@@ -25,8 +25,17 @@ def _fast_password_hasher(settings: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _clear_cache() -> Iterator[None]:
-    # The login rate limit lives in the (locmem) cache, which outlives a test.
+def _inline_tasks_and_memory_cache(settings: Any, tmp_path: Any) -> None:
+    # Tasks run inline (Django's Immediate backend); the cache is per-process memory and
+    # uploads go to a temporary folder, so tests share no state through var/.
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache(_inline_tasks_and_memory_cache: None) -> Iterator[None]:
+    # The login rate limit lives in the cache, which outlives a test.
     cache.clear()
     yield
     cache.clear()

@@ -59,7 +59,9 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.humanize",
     "django_htmx",
+    "django_tasks_db",
     "auditcoach.accounts",
     "auditcoach.auditlog",
     "auditcoach.codesets",
@@ -115,6 +117,24 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 
+# Background work: Django's tasks with the database backend (`auditcoach db_worker` runs
+# them; bin/demo starts one). Tests use the Immediate backend, which runs tasks inline.
+TASKS = {
+    "default": {
+        "BACKEND": env_str("TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
+    }
+}
+
+# A file cache is shared by the web and worker processes and lives outside database
+# transactions, so an import's progress is visible while its transaction is still open.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": env_str("CACHE_DIR", str(VAR_DIR / "cache")),
+        "OPTIONS": {"MAX_ENTRIES": 100_000},
+    }
+}
+
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
@@ -128,7 +148,9 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "accounts:login"
 
 SESSION_COOKIE_AGE = env_int("SESSION_TIMEOUT_SECONDS", 8 * 3600)
-SESSION_SAVE_EVERY_REQUEST = True  # sliding inactivity timeout
+# Sessions are written only when they change: a page load never waits on the database's
+# write lock (on SQLite a large import holds it for minutes), so the timeout is absolute.
+SESSION_SAVE_EVERY_REQUEST = False
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -79,7 +79,8 @@ def test_membership_is_one_query(
 ) -> None:
     client = client_for(auditor)
     # Session, user, then ONE query for membership + organization + the user's org count;
-    # the session save (sliding timeout) is an UPDATE inside a savepoint (3 statements).
+    # the session save (this first visit records the last-used organization) is an UPDATE
+    # inside a savepoint (3 statements).
     with django_assert_num_queries(6):
         client.post(WRITE)
 

@@ -1,5 +1,6 @@
 """The audits services: import, derivation stored for SQL, edits with optimistic locking."""
 
+import shutil
 from decimal import Decimal
 from pathlib import Path
 
@@ -188,3 +189,25 @@ def test_import_failure_midway_rolls_back(
         audit_import(organization=org, workbook=read_workbook(WORKED), name="Half")
     assert not Audit.objects.filter(name="Half").exists()
     assert Encounter.objects.filter(external_id="HF-1").count() == 0
+
+
+def test_a_failing_background_import_records_why_and_writes_nothing(
+    org: Organization, auditor: User, tmp_path: Path
+) -> None:
+    from auditcoach.audits.models import ImportJob
+    from auditcoach.audits.services import import_job_run
+
+    folder = tmp_path / "upload-1" / "worked"
+    shutil.copytree(WORKED, folder)
+    workbook = read_workbook(folder)
+    (folder / "codes.csv").write_text("encounter_id\n")  # changed after it was validated
+    job = ImportJob.objects.create(
+        organization=org, name="Changed", path=str(folder), encounters=len(workbook.encounters)
+    )
+    job = import_job_run(job_id=job.pk)
+    assert job.status == ImportJob.Status.FAILED
+    assert "codes.csv" in job.error
+    assert job.finished_at is not None
+    assert not Audit.objects.filter(name="Changed").exists()
+    # Running the same job again does nothing (a retried task must not import twice).
+    assert import_job_run(job_id=job.pk).status == ImportJob.Status.FAILED

@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from auditcoach.accounts.models import Facility, Organization, User
 from auditcoach.auditlog.models import AuditLogEntry
-from auditcoach.audits.models import Audit, Encounter, Finding
+from auditcoach.audits.models import Audit, Encounter, Finding, ImportJob
 from auditcoach.audits.services import audit_import
 from auditcoach.engine.workbook import read_workbook
 from tests.conftest import AssertTenancy, ClientFor
@@ -197,14 +197,28 @@ def _worked_files() -> dict[str, bytes]:
 
 
 def test_import_a_good_zip_creates_the_audit(
-    client_for: ClientFor, auditor: User, org: Organization
+    client_for: ClientFor,
+    auditor: User,
+    org: Organization,
+    django_capture_on_commit_callbacks: Any,
+    settings: Any,
 ) -> None:
     client = client_for(auditor)
-    response = client.post(
-        url("import"), {"file": _zip(_worked_files()), "name": "Q2 sample", "cycle": "2026-Q2b"}
-    )
-    audit = Audit.objects.get(organization=org, name="Q2 sample")
+    # The upload is validated in the request, then imported by a background task (run
+    # inline here by the Immediate backend once the job's transaction commits).
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            url("import"),
+            {"file": _zip(_worked_files()), "name": "Q2 sample", "cycle": "2026-Q2b"},
+        )
+    job = ImportJob.objects.get(organization=org, name="Q2 sample")
     assert response.status_code == 302
+    assert response["Location"] == url("import_job", job_id=job.public_id)
+    assert job.status == ImportJob.Status.DONE
+    assert not Path(job.path).exists()  # the upload is removed after the import
+    audit = Audit.objects.get(organization=org, name="Q2 sample")
+    assert job.audit == audit
+    response = client.get(response["Location"])  # the job page sends on to the summary
     assert response["Location"] == url("detail", audit_id=audit.public_id)
     assert audit.cycle == "2026-Q2b"
     assert audit.encounters.count() == 4
@@ -221,11 +235,31 @@ def test_import_an_xlsx_with_htmx_redirects_on_the_client(
     target = tmp_path / "worked.xlsx"
     write_workbook_xlsx(read_workbook(WORKED).encounters, target)
     upload = SimpleUploadedFile("worked.xlsx", target.read_bytes())
-    response = client_for(auditor).post(
+    client = client_for(auditor)
+    response = client.post(
         url("import"), {"file": upload, "name": "From Excel", "released": "on"}, **HTMX
     )
+    job = ImportJob.objects.get(organization=org, name="From Excel")
+    assert response["HX-Redirect"] == url("import_job", job_id=job.public_id)
+    # Before the worker runs: the page shows the job waiting and polls.
+    page = client.get(response["HX-Redirect"])
+    assert "Waiting to start" in text(page)
+    assert 'hx-trigger="every 1s"' in page.content.decode()
+    # While it runs, the polled fragment shows how far it got.
+    from django.core.cache import cache
+
+    from auditcoach.audits.services import import_job_run, import_progress_key
+
+    cache.set(import_progress_key(job), (2000, 4000))
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.RUNNING)
+    fragment = client.get(response["HX-Redirect"], **HTMX)
+    assert "2,000 of 4,000" in text(fragment)
+    assert 'value="2000"' in fragment.content.decode()
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.QUEUED)
+    import_job_run(job_id=job.pk)
     audit = Audit.objects.get(organization=org, name="From Excel")
-    assert response["HX-Redirect"] == url("detail", audit_id=audit.public_id)
+    done = client.get(response["HX-Redirect"], **HTMX)
+    assert done["HX-Redirect"] == url("detail", audit_id=audit.public_id)
     assert audit.status == Audit.Status.RELEASED
 
 
@@ -592,3 +626,21 @@ def test_workspace_neighbours_for_keyboard_navigation(
     assert f'id="nav-next" class="btn btn-sm" rel="next" href="{next_url}"' in html
     assert "auditcoach/workspace.js" in html
     assert Finding.objects.filter(encounter=hf1).count() == 4
+
+
+def test_import_job_page_checklist(
+    assert_tenancy: AssertTenancy,
+    org: Organization,
+    manager: User,
+    auditor: User,
+    coder_user: User,
+    educator: User,
+    viewer: User,
+    tmp_path: Path,
+) -> None:
+    job = ImportJob.objects.create(organization=org, name="Queued", path=str(tmp_path / "x"))
+    assert_tenancy(
+        url("import_job", job_id=job.public_id),
+        allowed=[manager, auditor],
+        forbidden=[coder_user, educator, viewer],
+    )

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import re
 import shutil
-import tempfile
+import uuid
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any, Final
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 
@@ -315,6 +316,7 @@ class AuditImportForm(forms.Form):
         self.organization = organization
         self.problems: list[Problem] = []
         self.problem_total = 0
+        self.saved_path: Path | None = None
 
     def clean_name(self) -> str:
         name = " ".join((self.cleaned_data.get("name") or "").split())
@@ -332,24 +334,31 @@ class AuditImportForm(forms.Form):
         suffix = Path(upload.name or "").suffix.lower()
         if suffix not in {".xlsx", ".zip"}:
             raise ValidationError("Upload an .xlsx workbook or a .zip of the two CSV files.")
-        with tempfile.TemporaryDirectory(prefix="auditcoach-import-") as tmp:
-            root = Path(tmp)
+        # Kept after validation: the background import reads it again (see ImportJob).
+        root = Path(settings.MEDIA_ROOT) / "imports" / f"upload-{uuid.uuid4().hex}"
+        root.mkdir(parents=True)
+        try:
             if suffix == ".xlsx":
                 path = root / _safe_name(upload.name or "workbook.xlsx")
                 _save(upload, path)
             else:
                 path = _unzip_csvs(upload, root, stem=Path(upload.name or "workbook").stem)
-            try:
-                return read_workbook(path)
-            except WorkbookError as exc:
-                self.problems = exc.problems
-                self.problem_total = exc.total
-                raise ValidationError(
-                    "The workbook has %(n)s problem%(s)s; nothing was imported. "
-                    "Fix them and upload it again.",
-                    params={"n": exc.total, "s": "" if exc.total == 1 else "s"},
-                    code="workbook",
-                ) from exc
+            workbook = read_workbook(path)
+        except WorkbookError as exc:
+            shutil.rmtree(root, ignore_errors=True)
+            self.problems = exc.problems
+            self.problem_total = exc.total
+            raise ValidationError(
+                "The workbook has %(n)s problem%(s)s; nothing was imported. "
+                "Fix them and upload it again.",
+                params={"n": exc.total, "s": "" if exc.total == 1 else "s"},
+                code="workbook",
+            ) from exc
+        except BaseException:
+            shutil.rmtree(root, ignore_errors=True)
+            raise
+        self.saved_path = path
+        return workbook
 
 
 def _safe_name(name: str) -> str:

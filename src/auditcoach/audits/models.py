@@ -274,3 +274,49 @@ class Finding(models.Model):
     @property
     def identity(self) -> tuple[str, str, str | None, str | None]:
         return (self.kind, self.group, self.original_code or None, self.audited_code or None)
+
+
+class ImportJob(models.Model):
+    """One upload being imported in the background, so large workbooks show progress.
+
+    The workbook was validated when it was uploaded; the job re-reads it from `path` in the
+    worker and imports it in one transaction. Progress lives in the cache (outside that
+    transaction); the outcome lives here.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Importing"
+        DONE = "done", "Imported"
+        FAILED = "failed", "Failed"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=200)
+    cycle = models.CharField(max_length=40, blank=True)
+    released = models.BooleanField(default=False)
+    source_name = models.CharField(max_length=255, blank=True)
+    path = models.CharField(max_length=500)
+    encounters = models.PositiveIntegerField(default=0)
+    code_lines = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    error = models.TextField(blank=True)
+    audit = models.ForeignKey(
+        Audit, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering: ClassVar = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"import of {self.name} ({self.status})"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in {self.Status.DONE, self.Status.FAILED}

@@ -12,7 +12,15 @@ from django.http import Http404
 
 from auditcoach.accounts.models import Organization
 from auditcoach.audits.conversions import totals_from_sums
-from auditcoach.audits.models import TALLY_GROUPS, TALLY_PARTS, Audit, CodeLine, Encounter, Finding
+from auditcoach.audits.models import (
+    TALLY_GROUPS,
+    TALLY_PARTS,
+    Audit,
+    CodeLine,
+    Encounter,
+    Finding,
+    ImportJob,
+)
 from auditcoach.codesets.knowledge import pricing
 from auditcoach.engine.scoring import Scores, ScoreTotals, scores
 
@@ -46,6 +54,15 @@ def finding_get(*, organization: Organization, public_id: uuid.UUID | str) -> Fi
         )
     except (Finding.DoesNotExist, ValueError, TypeError) as exc:
         raise Http404("No such finding") from exc
+
+
+def import_job_get(*, organization: Organization, public_id: uuid.UUID | str) -> ImportJob:
+    try:
+        return ImportJob.objects.select_related("audit").get(
+            organization=organization, public_id=public_id
+        )
+    except (ImportJob.DoesNotExist, ValueError, TypeError) as exc:
+        raise Http404("No such import") from exc
 
 
 @dataclass(frozen=True, slots=True)

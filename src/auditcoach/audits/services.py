@@ -7,11 +7,14 @@ writes a finding's kind or codes by hand.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -26,11 +29,11 @@ from auditcoach.audits.conversions import (
     engine_encounter,
     finding_row,
 )
-from auditcoach.audits.models import Audit, CodeLine, Encounter, Finding, RootCause
+from auditcoach.audits.models import Audit, CodeLine, Encounter, Finding, ImportJob, RootCause
 from auditcoach.codesets.knowledge import grouper, pricing
 from auditcoach.engine import model as em
 from auditcoach.engine.compare import compare_encounter
-from auditcoach.engine.workbook import Workbook
+from auditcoach.engine.workbook import Workbook, WorkbookError, read_workbook
 
 BATCH = 2000
 ProgressFn = Callable[[int, int], None]
@@ -364,6 +367,97 @@ def finding_annotate(
     return finding
 
 
+def import_progress_key(job: ImportJob) -> str:
+    return f"import-progress:{job.public_id}"
+
+
+def import_progress(job: ImportJob) -> tuple[int, int] | None:
+    """(encounters written, total) while the job runs; None before it starts writing."""
+    value = cache.get(import_progress_key(job))
+    return value if isinstance(value, tuple) else None
+
+
+def import_job_create(
+    *,
+    organization: Organization,
+    path: Path,
+    workbook: Workbook,
+    name: str,
+    cycle: str,
+    released: bool,
+    actor: User | None,
+) -> ImportJob:
+    """Queue the import of an uploaded, already validated workbook (see `tasks`)."""
+    from auditcoach.audits.tasks import import_job_run
+
+    with transaction.atomic():
+        job = ImportJob.objects.create(
+            organization=organization,
+            name=name,
+            cycle=cycle,
+            released=released,
+            source_name=workbook.source,
+            path=str(path),
+            encounters=len(workbook.encounters),
+            code_lines=workbook.code_rows,
+            created_by=actor,
+        )
+        log_write(
+            organization=organization,
+            actor=actor,
+            action="import.queue",
+            obj_type="import_job",
+            obj_id=str(job.public_id),
+            changes={"name": name, "encounters": job.encounters, "source": workbook.source},
+        )
+        transaction.on_commit(lambda: import_job_run.enqueue(job_id=job.pk))
+    return job
+
+
+def import_job_run(*, job_id: int) -> ImportJob:
+    """Run one queued import: re-read the workbook, import it atomically, record the outcome.
+
+    The uploaded files are removed afterwards, whatever happened.
+    """
+    job = ImportJob.objects.select_related("organization", "created_by").get(pk=job_id)
+    if job.status != ImportJob.Status.QUEUED:
+        return job  # already run (a retried task must not import twice)
+    job.status = ImportJob.Status.RUNNING
+    job.started_at = timezone.now()
+    job.save(update_fields=["status", "started_at"])
+    key = import_progress_key(job)
+
+    def progress(done: int, total: int) -> None:
+        cache.set(key, (done, total), timeout=24 * 3600)
+
+    try:
+        workbook = read_workbook(Path(job.path))
+        audit = audit_import(
+            organization=job.organization,
+            workbook=workbook,
+            name=job.name,
+            cycle=job.cycle or None,
+            released=job.released,
+            actor=job.created_by,
+            progress=progress,
+        )
+    except WorkbookError as exc:
+        job.status, job.error = ImportJob.Status.FAILED, str(exc)
+    except Exception as exc:  # the job records any failure; nothing was written (atomic)
+        job.status = ImportJob.Status.FAILED
+        job.error = f"The import failed and nothing was written: {exc}"
+    else:
+        job.status, job.audit = ImportJob.Status.DONE, audit
+    finally:
+        cache.delete(key)
+        folder = Path(job.path).parent
+        if folder.name.startswith("upload-"):
+            shutil.rmtree(folder, ignore_errors=True)
+    job.finished_at = timezone.now()
+    job.save(update_fields=["status", "error", "audit", "finished_at"])
+    return job
+
+
 __all__ = [
     "AuditedLine",
     "ConflictError",
@@ -372,4 +466,6 @@ __all__ = [
     "encounter_recompute",
     "encounter_review_status_set",
     "finding_annotate",
+    "import_job_create",
+    "import_job_run",
 ]

@@ -9,6 +9,7 @@ app_name = "audits"
 urlpatterns = [
     path("", views.index, name="index"),
     path("audits/import/", views.audit_import_view, name="import"),
+    path("audits/import/<uuid:job_id>/", views.import_job_view, name="import_job"),
     path("audits/<uuid:audit_id>/", views.audit_detail, name="detail"),
     path("audits/<uuid:audit_id>/encounters/", views.encounter_list_view, name="encounters"),
     path("encounters/<uuid:encounter_id>/", views.encounter_workspace, name="encounter"),

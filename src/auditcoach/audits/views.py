@@ -20,6 +20,7 @@ from django.http import Http404, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -48,14 +49,15 @@ from auditcoach.audits.forms import (
     LockedForm,
     ReviewStatusForm,
 )
-from auditcoach.audits.models import CodeLine, Encounter, Finding, RootCause
+from auditcoach.audits.models import CodeLine, Encounter, Finding, ImportJob, RootCause
 from auditcoach.audits.services import (
     AuditedLine,
     ConflictError,
-    audit_import,
     encounter_audited_update,
     encounter_review_status_set,
     finding_annotate,
+    import_job_create,
+    import_progress,
 )
 from auditcoach.engine.codes import display_code, format_modifiers, normalize_modifiers
 from auditcoach.engine.model import GROUPS, SYSTEM_GROUP
@@ -258,25 +260,50 @@ def audit_import_view(request: OrgRequest, org_slug: str) -> HttpResponseBase:
         form = AuditImportForm(request.POST, request.FILES, organization=organization)
         if form.is_valid():
             workbook = form.cleaned_data["file"]
-            audit = audit_import(
+            assert form.saved_path is not None  # set by a successful clean_file
+            job = import_job_create(
                 organization=organization,
+                path=form.saved_path,
                 workbook=workbook,
                 name=form.cleaned_data["name"],
-                cycle=form.cleaned_data["cycle"] or None,
+                cycle=form.cleaned_data["cycle"],
                 released=form.cleaned_data["released"],
                 actor=request.user,
             )
-            messages.success(
-                request,
-                f"Imported “{audit.name}”: {len(workbook.encounters):,} encounters and "
-                f"{workbook.code_rows:,} code lines.",
-            )
-            url = _audit_url("detail", request, audit_id=audit.public_id)
+            url = _audit_url("import_job", request, job_id=job.public_id)
             return HttpResponseClientRedirect(url) if _is_htmx(request) else redirect(url)
     else:
         form = AuditImportForm(organization=organization)
     template = "audits/import.html#import-form" if _is_htmx(request) else "audits/import.html"
     return render(request, template, {"form": form, "nav": "import"})
+
+
+@require_role(*AUDIT_WRITE_ROLES)
+@require_safe
+def import_job_view(request: OrgRequest, org_slug: str, job_id: UUID) -> HttpResponseBase:
+    """The progress of a background import; polled by htmx until it finishes."""
+    job = selectors.import_job_get(organization=request.organization, public_id=job_id)
+    if job.status == ImportJob.Status.DONE and job.audit is not None:
+        messages.success(
+            request,
+            f"Imported “{job.name}”: {job.encounters:,} encounters and "
+            f"{job.code_lines:,} code lines.",
+        )
+        url = _audit_url("detail", request, audit_id=job.audit.public_id)
+        return HttpResponseClientRedirect(url) if _is_htmx(request) else redirect(url)
+    progress = import_progress(job)
+    waited = (timezone.now() - job.created_at).total_seconds()
+    context = {
+        "job": job,
+        "nav": "import",
+        "done": progress[0] if progress else 0,
+        "total": progress[1] if progress else job.encounters,
+        "no_worker": job.status == ImportJob.Status.QUEUED and waited > 10,
+    }
+    template = (
+        "audits/import_job.html#job-status" if _is_htmx(request) else "audits/import_job.html"
+    )
+    return render(request, template, context)
 
 
 # --------------------------------------------------------------------------- audit summary
