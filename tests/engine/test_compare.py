@@ -4,7 +4,7 @@ from datetime import date
 from decimal import Decimal
 
 from auditcoach.engine.compare import compare_encounter
-from auditcoach.engine.model import CodeLine, DrgClaim, DrgResult, Finding
+from auditcoach.engine.model import CodeIssue, CodeLine, DrgClaim, DrgResult, Encounter, Finding
 
 from .builders import dx, encounter, line, px
 
@@ -336,3 +336,18 @@ def test_same_drg_gives_zero_delta_and_no_finding() -> None:
     assert r.rw_delta == Decimal("0.0000")
     assert r.financial_impact == Decimal("0.00")
     assert r.drg_counted
+
+
+class FlagEverySecondary:
+    def check(self, encounter: Encounter) -> tuple[CodeIssue, ...]:
+        return tuple(
+            CodeIssue("audited", line.system, line.seq, line.code, "HEADER", "header code")
+            for line in encounter.audited
+            if line.seq > 1
+        )
+
+
+def test_code_issues_become_warnings_before_drg_ones() -> None:
+    r = compare_encounter(encounter(dx("I50.9"), dx("I50.9", "E87")), checker=FlagEverySecondary())
+    assert [i.kind for i in r.code_issues] == ["HEADER"]
+    assert r.warnings == ("audited ICD10CM E87 (seq 2): header code",)

@@ -30,6 +30,7 @@ from auditcoach.engine.model import (
     Encounter,
     EncounterResult,
     Finding,
+    CodeChecker,
     Grouper,
     GroupTally,
     Pricing,
@@ -252,16 +253,20 @@ def compare_encounter(
     grouper: Grouper | None = None,
     pricing: Pricing | None = None,
     base_rate: Decimal | None = None,
+    checker: CodeChecker | None = None,
 ) -> EncounterResult:
     """All of DESIGN §5 for one encounter, plus the per-encounter inputs of §6.
 
     Without a grouper, DRGs stay null (and DRG accuracy does not count the encounter).
     `base_rate` (dollars) overrides the pricing's default base rate of the fiscal year.
+    A `checker` adds what the code sets say about each code (as `code_issues`, and as
+    warnings ahead of the DRG and money ones).
     """
     inpatient = encounter.setting == "inpatient"
     original = _by_group(encounter.original)
     audited = _by_group(encounter.audited)
-    warnings: list[str] = []
+    code_issues = checker.check(encounter) if checker is not None else ()
+    warnings: list[str] = [str(issue) for issue in code_issues]
 
     original_principal = original["DX"][0] if original["DX"] else None
     audited_principal = audited["DX"][0] if audited["DX"] else None
@@ -398,5 +403,6 @@ def compare_encounter(
         financial_impact=financial_impact,
         em_counted=bool(em_audited),
         em_same=bool(em_audited) and em_original == em_audited,
+        code_issues=code_issues,
         warnings=tuple(warnings),
     )

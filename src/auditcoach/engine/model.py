@@ -194,6 +194,28 @@ class Grouper(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class CodeIssue:
+    """Something the code sets say about one code line (invalid, header, not valid on the
+    discharge date, cannot be principal, sex or age conflict, ...)."""
+
+    version: str  # original / audited
+    system: str
+    seq: int
+    code: str
+    kind: str  # e.g. INVALID, HEADER, NOT_VALID_ON_DATE, NOT_PRINCIPAL, SEX_CONFLICT, AGE_CONFLICT
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.version} {self.system} {self.code} (seq {self.seq}): {self.message}"
+
+
+class CodeChecker(Protocol):
+    """Checks every code of both versions against the code sets of the discharge date."""
+
+    def check(self, encounter: Encounter) -> tuple[CodeIssue, ...]: ...
+
+
 class Pricing(Protocol):
     """Relative weights (CMS Table 5, '10% cap applied') and default base rates by date."""
 
@@ -223,6 +245,7 @@ class EncounterResult:
     financial_impact: Decimal | None = None
     em_counted: bool = False  # audited version has a §5.7 E/M code
     em_same: bool = False
+    code_issues: tuple[CodeIssue, ...] = ()
     warnings: tuple[str, ...] = field(default=())
 
     @property
