@@ -2,7 +2,8 @@
 
 Prints, from one run on the same synthetic encounters:
 - engine throughput without a grouper (comparison + scores only), encounters per second;
-- engine throughput with DRG regrouping (both versions of every inpatient encounter);
+- engine throughput with DRG regrouping and the code-set checks (both versions of every
+  inpatient encounter; scoring = comparison + code checks + DRG);
 - the grouper alone (msdrg) on exactly the claims the engine groups, claims per second;
 - the ratio: scoring with regrouping vs the grouper alone, on the inpatient encounters.
 """
@@ -15,7 +16,7 @@ import time
 from decimal import Decimal
 
 from auditcoach.codesets.grouping import MsdrgAdapter, grouper_version, to_msdrg_claim
-from auditcoach.codesets.knowledge import pricing
+from auditcoach.codesets.knowledge import checker, pricing
 from auditcoach.demo.generator import generate
 from auditcoach.engine.compare import compare_encounter, drg_claim
 from auditcoach.engine.scoring import scores, sum_totals, totals_of
@@ -45,6 +46,8 @@ def main() -> None:
     rate = Decimal("6500.00")
     adapter.group(drg_claim(inpatient[0], "original"))  # open the native context first
     prices.weight("470", inpatient[0].discharge_date)  # load Table 5 first
+    checks = checker()
+    checks.check(inpatient[0])  # load the MCE tables first
 
     def engine_only() -> object:
         return scores(sum_totals(totals_of(compare_encounter(e)) for e in encounters))
@@ -52,14 +55,19 @@ def main() -> None:
     def engine_with_drg() -> object:
         return scores(
             sum_totals(
-                totals_of(compare_encounter(e, grouper=adapter, pricing=prices, base_rate=rate))
+                totals_of(
+                    compare_encounter(
+                        e, grouper=adapter, pricing=prices, base_rate=rate, checker=checks
+                    )
+                )
                 for e in encounters
             )
         )
 
     def engine_inpatient_with_drg() -> object:
         return [
-            compare_encounter(e, grouper=adapter, pricing=prices, base_rate=rate) for e in inpatient
+            compare_encounter(e, grouper=adapter, pricing=prices, base_rate=rate, checker=checks)
+            for e in inpatient
         ]
 
     # The grouper alone: msdrg's own API on the same claims (both versions), claim dicts
@@ -88,10 +96,10 @@ def main() -> None:
     print()
     print(f"engine, no grouper          {n / t_engine:12,.0f} encounters/s  ({t_engine:.2f} s)")
     print(
-        f"engine + DRG regrouping     {n / t_engine_drg:12,.0f} encounters/s  ({t_engine_drg:.2f} s)"
+        f"engine + checks + DRG       {n / t_engine_drg:12,.0f} encounters/s  ({t_engine_drg:.2f} s)"
     )
     print(
-        f"inpatient, engine + DRG     {len(inpatient) / t_inpatient:12,.0f} encounters/s  "
+        f"inpatient, engine+checks+DRG{len(inpatient) / t_inpatient:12,.0f} encounters/s  "
         f"({2 * len(inpatient) / t_inpatient:,.0f} claims/s, {t_inpatient:.2f} s)"
     )
     print(

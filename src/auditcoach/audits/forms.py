@@ -24,7 +24,9 @@ from auditcoach.accounts.models import Organization
 from auditcoach.audits.models import Audit, CodeLine, Encounter, RootCause
 from auditcoach.audits.selectors import EncounterFilters
 from auditcoach.audits.services import AuditedLine
+from auditcoach.engine import em as em_rules
 from auditcoach.engine.codes import normalize_code, normalize_modifiers, normalize_poa
+from auditcoach.engine.em import Leveling
 from auditcoach.engine.model import FINDING_KINDS, SYSTEM_GROUP
 from auditcoach.engine.workbook import Problem, Workbook, WorkbookError, read_workbook
 
@@ -240,6 +242,64 @@ class FindingNotesForm(forms.Form):
 
     def clean_rationale(self) -> str:
         return (self.cleaned_data.get("rationale") or "").strip()
+
+
+EM_RATINGS: Final = (
+    ("minimal", "Minimal"),
+    ("low", "Low"),
+    ("moderate", "Moderate"),
+    ("high", "High"),
+)
+EM_ELEMENTS: Final = (
+    # (form field, key in Finding.em_leveling, label). The data element's field is not
+    # called `data`: a form's `data` is what was submitted.
+    ("problems", "problems", "Problems addressed"),
+    ("data_reviewed", "data", "Data reviewed / analyzed"),
+    ("risk", "risk", "Risk of management"),
+)
+
+
+class EmLevelingForm(forms.Form):
+    """An office E/M leveling (engine.em): the three MDM elements, all or none, and/or the
+    total time on the date of the encounter. `family` and `billed` come with the preview
+    (the workspace knows them); the save takes them from the finding instead."""
+
+    family = forms.ChoiceField(
+        choices=[(em_rules.NEW, "New patient"), (em_rules.ESTABLISHED, "Established")],
+        required=False,
+    )
+    billed = forms.CharField(max_length=10, required=False)
+    audited = forms.CharField(max_length=10, required=False)
+    problems = forms.ChoiceField(choices=[("", "—"), *EM_RATINGS], required=False)
+    data_reviewed = forms.ChoiceField(choices=[("", "—"), *EM_RATINGS], required=False)
+    risk = forms.ChoiceField(choices=[("", "—"), *EM_RATINGS], required=False)
+    minutes = forms.IntegerField(min_value=0, max_value=1440, required=False)
+    append = forms.BooleanField(required=False)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        rated = [bool(cleaned.get(name)) for name, _, _ in EM_ELEMENTS]
+        if any(rated) and not all(rated):
+            raise ValidationError("Rate all three MDM elements (or none, to level by time).")
+        if not any(rated) and cleaned.get("minutes") is None:
+            raise ValidationError("Rate the three MDM elements or enter the total time.")
+        return cleaned
+
+    def leveling(self, *, family: str | None = None, billed: str | None = None) -> Leveling:
+        c = self.cleaned_data
+
+        def rating(name: str) -> em_rules.Level | None:
+            return em_rules.level(c[name]) if c.get(name) else None
+
+        chosen = family or c.get("family") or em_rules.ESTABLISHED
+        return Leveling(
+            family=em_rules.NEW if chosen == em_rules.NEW else em_rules.ESTABLISHED,
+            problems=rating("problems"),
+            data=rating("data_reviewed"),
+            risk=rating("risk"),
+            minutes=c.get("minutes"),
+            billed=normalize_code(billed if billed is not None else c.get("billed") or ""),
+        )
 
 
 # --------------------------------------------------------------------------- encounter list

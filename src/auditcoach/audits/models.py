@@ -258,6 +258,9 @@ class Finding(models.Model):
     error_category = models.CharField(max_length=60, blank=True)
     root_cause = models.CharField(max_length=24, choices=RootCause.choices, blank=True)
     rationale = models.TextField(blank=True)
+    # The auditor's office E/M leveling of the visit (engine.em.Leveling.as_dict(): the three
+    # MDM elements, minutes, and the code they support); {} when not leveled.
+    em_leveling = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -11,7 +12,7 @@ from django.db.models import Case, Count, IntegerField, QuerySet, Sum, When
 from django.http import Http404
 
 from auditcoach.accounts.models import Organization
-from auditcoach.audits.conversions import totals_from_sums
+from auditcoach.audits.conversions import engine_encounter, totals_from_sums
 from auditcoach.audits.models import (
     TALLY_GROUPS,
     TALLY_PARTS,
@@ -21,7 +22,11 @@ from auditcoach.audits.models import (
     Finding,
     ImportJob,
 )
-from auditcoach.codesets.knowledge import pricing
+from auditcoach.codesets.knowledge import catalog, checker, grouper, pricing
+from auditcoach.codesets.selectors import cpt_descriptions
+from auditcoach.engine.compare import drg_claim
+from auditcoach.engine.model import CodeIssue, DrgResult
+from auditcoach.engine.model import Encounter as EngineEncounter
 from auditcoach.engine.scoring import Scores, ScoreTotals, scores
 
 
@@ -235,3 +240,69 @@ def encounter_drgs(*, encounter: Encounter) -> tuple[DrgFacts | None, DrgFacts |
         return DrgFacts(drg=drg, title=table.drg_title(drg, on), weight=table.weight(drg, on))
 
     return facts(encounter.original_drg), facts(encounter.audited_drg)
+
+
+# --------------------------------------------------------------------------- coding knowledge
+
+
+def _engine_encounter(encounter: Encounter, lines: Iterable[CodeLine] | None) -> EngineEncounter:
+    rows = list(CodeLine.objects.filter(encounter=encounter)) if lines is None else list(lines)
+    return engine_encounter(encounter, rows)
+
+
+def encounter_groupings(
+    *, encounter: Encounter, lines: Iterable[CodeLine] | None = None
+) -> tuple[DrgResult | None, DrgResult | None]:
+    """The MS-DRG grouping of each version as it stands (original, audited), for the DRG
+    panel: MDC, title, initial vs final DRG, CC/MCC of each secondary, OR procedures.
+
+    Read only: the encounter's stored `original_drg` / `audited_drg` stay the record for
+    lists and summaries (the original DRG there is the billed one when given). None for a
+    version outside inpatient or when no grouper version covers the discharge date.
+    """
+    if encounter.setting != Encounter.Setting.INPATIENT:
+        return None, None
+    engine = _engine_encounter(encounter, lines)
+    knowledge_grouper = grouper()
+    return (
+        knowledge_grouper.group(drg_claim(engine, "original")),
+        knowledge_grouper.group(drg_claim(engine, "audited")),
+    )
+
+
+def encounter_code_issues(
+    *, encounter: Encounter, lines: Iterable[CodeLine] | None = None
+) -> dict[tuple[str, str, int], list[CodeIssue]]:
+    """What the code sets say about each line, by (version, system, seq)."""
+    issues: dict[tuple[str, str, int], list[CodeIssue]] = {}
+    for issue in checker().check(_engine_encounter(encounter, lines)):
+        issues.setdefault((issue.version, issue.system, issue.seq), []).append(issue)
+    return issues
+
+
+def code_descriptions(
+    *, encounter: Encounter, lines: Iterable[CodeLine]
+) -> dict[tuple[str, str], str]:
+    """The description of each (system, code) of the lines, as of the discharge date.
+
+    ICD-10-CM, ICD-10-PCS and HCPCS come from the shipped code sets; CPT only from the
+    organization's licensed file (one query), never from anything shipped.
+    """
+    out: dict[tuple[str, str], str] = {}
+    cpt: set[str] = set()
+    known = catalog()
+    for line in lines:
+        key = (line.system, line.code)
+        if key in out:
+            continue
+        if line.system == CodeLine.System.CPT:
+            cpt.add(line.code)
+            continue
+        info = known.describe(line.system, line.code, on=encounter.discharge_date)
+        if info is not None and info.description:
+            out[key] = info.description
+    if cpt:
+        licensed = cpt_descriptions(organization=encounter.organization, codes=cpt)
+        for code, text in licensed.items():
+            out[(CodeLine.System.CPT, code)] = text
+    return out

@@ -30,9 +30,10 @@ from auditcoach.audits.conversions import (
     finding_row,
 )
 from auditcoach.audits.models import Audit, CodeLine, Encounter, Finding, ImportJob, RootCause
-from auditcoach.codesets.knowledge import grouper, pricing
+from auditcoach.codesets.knowledge import checker, grouper, pricing
 from auditcoach.engine import model as em
 from auditcoach.engine.compare import compare_encounter
+from auditcoach.engine.em import Leveling
 from auditcoach.engine.workbook import Workbook, WorkbookError, read_workbook
 
 BATCH = 2000
@@ -45,7 +46,9 @@ class ConflictError(Exception):
 
 def encounter_derive(encounter: em.Encounter, *, base_rate: Decimal | None) -> em.EncounterResult:
     """Run the engine with the coding knowledge of the discharge date."""
-    return compare_encounter(encounter, grouper=grouper(), pricing=pricing(), base_rate=base_rate)
+    return compare_encounter(
+        encounter, grouper=grouper(), pricing=pricing(), base_rate=base_rate, checker=checker()
+    )
 
 
 def _audit_type(settings: set[str]) -> str:
@@ -367,6 +370,38 @@ def finding_annotate(
     return finding
 
 
+@transaction.atomic
+def finding_em_level_set(
+    *, finding: Finding, leveling: Leveling, append_rationale: bool, actor: User
+) -> Finding:
+    """Store the auditor's office E/M leveling on a finding (with the code it supports) and,
+    when asked, add its sentence to the rationale through `finding_annotate`. The sentence
+    is not added twice."""
+    stored = leveling.as_dict()
+    old = finding.em_leveling or {}
+    if old != stored:
+        finding.em_leveling = stored
+        finding.save(update_fields=["em_leveling", "updated_at"])
+        log_write(
+            organization=finding.encounter.organization,
+            actor=actor,
+            action="finding.em_level",
+            obj_type="finding",
+            obj_id=str(finding.public_id),
+            changes={"em_leveling": [old, stored]},
+        )
+    text = leveling.rationale()
+    if append_rationale and text and text not in finding.rationale:
+        finding_annotate(
+            finding=finding,
+            error_category=finding.error_category,
+            root_cause=finding.root_cause,
+            rationale=f"{finding.rationale}\n{text}".strip(),
+            actor=actor,
+        )
+    return finding
+
+
 def import_progress_key(job: ImportJob) -> str:
     return f"import-progress:{job.public_id}"
 
@@ -466,6 +501,7 @@ __all__ = [
     "encounter_recompute",
     "encounter_review_status_set",
     "finding_annotate",
+    "finding_em_level_set",
     "import_job_create",
     "import_job_run",
 ]

@@ -40,4 +40,6 @@ urlpatterns = [
         name="review_status",
     ),
     path("findings/<uuid:finding_id>/notes/", views.finding_notes, name="finding_notes"),
+    path("findings/<uuid:finding_id>/em-level/", views.finding_em_level, name="finding_em_level"),
+    path("em-level/preview/", views.em_level_preview, name="em_level_preview"),
 ]

@@ -37,12 +37,15 @@ from auditcoach.audits import selectors
 from auditcoach.audits.forms import (
     DISPOSITION_LABELS,
     DISPOSITIONS,
+    EM_ELEMENTS,
+    EM_RATINGS,
     ERROR_CATEGORIES,
     POA_LABELS,
     POA_VALUES,
     AuditedLineForm,
     AuditImportForm,
     DispositionForm,
+    EmLevelingForm,
     EncounterFilterForm,
     FindingNotesForm,
     LineMoveForm,
@@ -56,11 +59,23 @@ from auditcoach.audits.services import (
     encounter_audited_update,
     encounter_review_status_set,
     finding_annotate,
+    finding_em_level_set,
     import_job_create,
     import_progress,
 )
-from auditcoach.engine.codes import display_code, format_modifiers, normalize_modifiers
-from auditcoach.engine.model import GROUPS, SYSTEM_GROUP
+from auditcoach.codesets.knowledge import pricing
+from auditcoach.codesets.pricing import fiscal_year
+from auditcoach.engine import em as em_rules
+from auditcoach.engine.codes import (
+    EM_CODES,
+    display_code,
+    em_family,
+    format_modifiers,
+    normalize_code,
+    normalize_modifiers,
+)
+from auditcoach.engine.em import Leveling
+from auditcoach.engine.model import GROUPS, SYSTEM_GROUP, CodeIssue, DrgResult
 from auditcoach.engine.scoring import Scores
 from auditcoach.engine.stats import Proportion
 
@@ -73,6 +88,17 @@ CONFLICT_MESSAGE: Final = (
     "Someone else saved this encounter while you were editing it. Your change was not "
     "applied; the page now shows their version. Make your change again if it still applies."
 )
+ISSUE_LABELS: Final = {
+    "INVALID": "not a valid code",
+    "HEADER": "header, not billable",
+    "NOT_VALID_ON_DATE": "not valid on this date",
+    "NOT_PRINCIPAL": "not as principal",
+    "SEX_CONFLICT": "sex conflict",
+    "AGE_CONFLICT": "age conflict",
+    "UNKNOWN": "not in our code list",
+    "FORMAT": "not a CPT format",
+}
+"""Short labels of the code-set checks' kinds for the flag on a line (the message says more)."""
 GROUP_LABELS: Final = {
     "DX": "Diagnoses",
     "PX": "Procedures",
@@ -403,10 +429,44 @@ class LineRow:
     errors: list[str] = field(default_factory=list)
     first: bool = False
     last: bool = False
+    description: str = ""  # from the code sets; CPT only from the org's licensed file
+    issues: list[CodeIssue] = field(default_factory=list)  # what the code sets say
+    severity: str = ""  # CC / MCC of a secondary diagnosis, as the grouper saw it
+    drives: bool = False  # the grouper says this code drove the (final) DRG
+    hac: bool = False  # a CC/MCC with POA N/U that the HAC logic left out of the final DRG
+    is_or: bool = False  # an operating-room procedure
+    em: bool = False  # an office E/M code (99202-99205, 99211-99215)
 
     @property
     def modifiers(self) -> str:
         return ", ".join(sorted(normalize_modifiers(self.line.modifiers)))
+
+    @property
+    def issue_text(self) -> str:
+        return " ".join(issue.message for issue in self.issues)
+
+    @property
+    def issue_label(self) -> str:
+        """A short label for the flag; the full message is beside it for screen readers."""
+        if not self.issues:
+            return ""
+        kind = self.issues[0].kind
+        label = ISSUE_LABELS.get(kind, kind.replace("_", " ").lower())
+        return label if len(self.issues) == 1 else f"{label} +{len(self.issues) - 1}"
+
+    @property
+    def issue_soft(self) -> bool:
+        """Only "not in our code list" (the shipped lists may be older than the code)."""
+        return all(issue.kind == "UNKNOWN" for issue in self.issues)
+
+    @property
+    def tooltip(self) -> str:
+        """The row's code cell title: system, description and any issue in full."""
+        parts = [self.line.get_system_display()]
+        if self.description:
+            parts.append(self.description)
+        parts += [f"⚠ {issue.message}" for issue in self.issues]
+        return " · ".join(parts)
 
 
 @dataclass(slots=True)
@@ -415,6 +475,53 @@ class GroupBlock:
     label: str
     original: list[LineRow]
     audited: list[LineRow]
+    search_url: str = ""  # the code search of this group's code fields
+    inpatient: bool = False
+    can_edit: bool = False
+
+    @property
+    def detailed(self) -> bool:
+        """Some line has a description or a mark (CC/MCC, OR, issue): every line then gets
+        a detail row under it, on both sides, so line N of the original still sits beside
+        line N audited."""
+        return any(
+            row.description or row.severity or row.is_or or row.drives or row.issues
+            for row in (*self.original, *self.audited)
+        )
+
+    @property
+    def original_span(self) -> int:
+        """Columns after `#` on the original side: code, POA (inpatient DX), mod + units."""
+        return 1 + (self.group == "DX" and self.inpatient) + 2 * (self.group == "LINE")
+
+    @property
+    def audited_span(self) -> int:
+        return self.original_span + self.can_edit  # the row actions
+
+
+@dataclass(slots=True)
+class EmView:
+    """The E/M leveling helper of one finding (or, unsaved, of one E/M line)."""
+
+    key: str  # unique within the page, for element ids
+    family: str  # 9920 / 9921
+    billed: str  # the coder's E/M code ("" when the coder billed none)
+    audited: str  # the audited E/M code ("" when the audit removed it)
+    values: dict[str, str]
+    leveling: Leveling | None
+
+    @property
+    def family_label(self) -> str:
+        return "new patient" if self.family == em_rules.NEW else "established patient"
+
+    @property
+    def saved_code(self) -> str:
+        return str((self.values or {}).get("code") or "")
+
+    @property
+    def fields(self) -> list[tuple[str, str, str]]:
+        """(form field, label, current rating) of the three MDM elements."""
+        return [(name, label, self.values.get(key, "")) for name, key, label in EM_ELEMENTS]
 
 
 @dataclass(slots=True)
@@ -427,10 +534,51 @@ class FindingView:
     form: FindingNotesForm
     is_new: bool = False
     saved: bool = False
+    em: EmView | None = None
 
     @property
     def kind_label(self) -> str:
         return self.finding.kind.replace("_", " ").lower()
+
+
+def _leveling_from(stored: dict[str, Any], family: str, billed: str) -> Leveling | None:
+    """A stored leveling (Finding.em_leveling) back as a Leveling; None when absent or bad."""
+    if not stored:
+        return None
+    try:
+        ratings = [stored.get(k) for k in ("problems", "data", "risk")]
+        minutes = stored.get("minutes")
+        return Leveling(
+            family=em_rules.NEW if family == em_rules.NEW else em_rules.ESTABLISHED,
+            problems=em_rules.level(ratings[0]) if ratings[0] else None,
+            data=em_rules.level(ratings[1]) if ratings[1] else None,
+            risk=em_rules.level(ratings[2]) if ratings[2] else None,
+            minutes=int(minutes) if minutes is not None else None,
+            billed=billed,
+        )
+    except (TypeError, ValueError):
+        return None
+
+
+def _em_view(f: Finding) -> EmView | None:
+    """The leveling helper for a finding about an office E/M line (§5.7 codes)."""
+    if f.group != "LINE":
+        return None
+    billed = f.original_code if f.original_code in EM_CODES else ""
+    audited = f.audited_code if f.audited_code in EM_CODES else ""
+    family = em_family(audited) or em_family(billed)
+    if family is None:
+        return None
+    stored = dict(f.em_leveling or {})
+    values = {k: "" if stored.get(k) is None else str(stored[k]) for k in stored}
+    return EmView(
+        key=str(f.public_id),
+        family=family,
+        billed=billed,
+        audited=audited,
+        values=values,
+        leveling=_leveling_from(stored, family, billed),
+    )
 
 
 def _code_display(group: str, code: str) -> str:
@@ -528,6 +676,171 @@ def _mark_rows(
     return linked
 
 
+# --------------------------------------------------------------------------- DRG panel
+
+POA_HAC: Final = frozenset({"N", "U"})  # a HAC counts only when not present on admission
+
+
+@dataclass(frozen=True, slots=True)
+class DrgSide:
+    """One version's MS-DRG as the panel shows it."""
+
+    drg: str  # the stored DRG (for the original: the billed one when given)
+    title: str | None
+    mdc: str | None
+    weight: Decimal | None
+    grouped: str | None = None  # the grouping of the codes, when it differs from `drg`
+    initial: str | None = None  # the initial DRG, when the HAC logic changed it
+    hac_note: str = ""
+    version: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DrgPanel:
+    original: DrgSide | None
+    audited: DrgSide | None
+    changed: bool
+    rw_delta: str
+    impact: str
+    impact_sign: str  # pos / neg / ""
+    base_rate: str  # the rate behind the dollars, and where it comes from
+    base_rate_missing: bool
+
+
+def _hac_codes(grouping: DrgResult, dx_rows: list[LineRow]) -> list[LineRow]:
+    """The secondary CC/MCC lines the HAC logic can have left out: POA N or U."""
+    by_code = {row.line.code: row for row in dx_rows[1:]}
+    found = []
+    for code, severity, _impact in grouping.secondary:
+        row = by_code.get(code)
+        if row is not None and severity in {"CC", "MCC"} and row.line.poa in POA_HAC:
+            found.append(row)
+    return found
+
+
+def _drg_side(
+    encounter: Encounter,
+    stored: selectors.DrgFacts | None,
+    grouping: DrgResult | None,
+    dx_rows: list[LineRow],
+    other_rows: list[LineRow],
+) -> DrgSide | None:
+    """The panel's view of one version, and the CC/MCC, HAC and OR marks on its lines."""
+    if grouping is not None:
+        by_code: dict[str, tuple[str, str]] = {}
+        for code, severity, impact in grouping.secondary:
+            by_code.setdefault(code, (severity, impact))
+        for row in dx_rows[1:]:
+            severity, impact = by_code.get(row.line.code, ("NONE", "NONE"))
+            row.severity = severity if severity in {"CC", "MCC"} else ""
+            row.drives = impact in {"FINAL", "BOTH"}
+        procedures: dict[str, tuple[bool, str]] = {}
+        for code, is_or, impact in grouping.procedures:
+            procedures.setdefault(code, (is_or, impact))
+        for row in other_rows:
+            if row.line.group == "PX":
+                is_or, impact = procedures.get(row.line.code, (False, "NONE"))
+                row.is_or = bool(is_or)
+                row.drives = impact in {"FINAL", "BOTH"}
+    if stored is None:
+        return None
+    initial = hac_note = ""
+    if grouping is not None and grouping.initial_drg and grouping.initial_drg != grouping.drg:
+        initial = grouping.initial_drg
+        hac_rows = _hac_codes(grouping, dx_rows)
+        for row in hac_rows:
+            row.hac = True
+            row.drives = False  # the grouper still lists it, but the final DRG leaves it out
+        if hac_rows:
+            on = ", ".join(f"POA {row.line.poa} on {row.code}" for row in hac_rows)
+            hac_note = f"HAC: {on} moved the final DRG from {initial} to {grouping.drg}."
+        else:
+            hac_note = f"HAC logic moved the final DRG from {initial} to {grouping.drg}."
+    same = grouping is not None and grouping.drg == stored.drg
+    return DrgSide(
+        drg=stored.drg,
+        # The grouper's title reads better than Table 5's upper case; it names the same DRG.
+        title=(grouping.title if same and grouping else None) or stored.title,
+        mdc=grouping.mdc if same and grouping else None,
+        weight=stored.weight,
+        grouped=grouping.drg if grouping is not None and not same else None,
+        initial=initial or None,
+        hac_note=hac_note,
+        version=grouping.grouper_version if grouping is not None else None,
+    )
+
+
+def _base_rate_text(encounter: Encounter) -> tuple[str, bool]:
+    """The base rate behind the encounter's dollars and where it comes from (DESIGN §6)."""
+    facility = encounter.facility if encounter.facility_id else None
+    if facility is not None and facility.base_rate is not None:
+        return f"{money_plain(facility.base_rate)} ({facility.name})", False
+    default = pricing().default_base_rate(encounter.discharge_date)
+    fy = fiscal_year(encounter.discharge_date)
+    if default is not None:
+        return f"{money_plain(default)} (national standardized amount, FY{fy})", False
+    return f"none for FY{fy}: set the facility's base rate to see dollars", True
+
+
+def money_plain(amount: Decimal) -> str:
+    return f"${amount.quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):,.2f}"
+
+
+def _drg_panel(
+    encounter: Encounter,
+    groupings: tuple[DrgResult | None, DrgResult | None],
+    original: dict[str, list[LineRow]],
+    audited: dict[str, list[LineRow]],
+) -> DrgPanel:
+    original_facts, audited_facts = selectors.encounter_drgs(encounter=encounter)
+    rw = encounter.rw_delta
+    impact = encounter.financial_impact
+    base_rate, missing = _base_rate_text(encounter)
+    return DrgPanel(
+        original=_drg_side(encounter, original_facts, groupings[0], original["DX"], original["PX"]),
+        audited=_drg_side(encounter, audited_facts, groupings[1], audited["DX"], audited["PX"]),
+        changed=bool(encounter.original_drg and encounter.original_drg != encounter.audited_drg),
+        rw_delta="—" if rw is None else f"{rw:+.4f}".replace("-", "−"),
+        impact=money(impact),
+        impact_sign="" if not impact else ("pos" if impact > 0 else "neg"),
+        base_rate=base_rate,
+        base_rate_missing=missing,
+    )
+
+
+def _describe_rows(
+    rows: dict[str, list[LineRow]],
+    version: str,
+    descriptions: dict[tuple[str, str], str],
+    issues: dict[tuple[str, str, int], list[CodeIssue]],
+) -> None:
+    for group_rows in rows.values():
+        for row in group_rows:
+            line = row.line
+            row.description = descriptions.get((line.system, line.code), "")
+            row.issues = issues.get((version, line.system, line.seq), [])
+            row.em = line.code in EM_CODES
+
+
+SEARCH_SYSTEMS: Final[dict[str, tuple[str, ...]]] = {
+    "DX": ("ICD10CM",),
+    "PX": ("ICD10PCS",),
+    "LINE": ("CPT", "HCPCS"),
+    # The add-a-code field offers what the setting is coded with.
+    "inpatient": ("ICD10CM", "ICD10PCS"),
+    "other": ("ICD10CM", "CPT", "HCPCS"),
+}
+
+
+def _search_urls(request: OrgRequest, encounter: Encounter) -> dict[str, str]:
+    """The code-search address for each code field: per group, and for the add field."""
+    base = reverse("codesets:search", kwargs={"org_slug": request.organization.slug})
+    urls = {key: f"{base}?{urlencode([('system', s) for s in systems])}"
+            for key, systems in SEARCH_SYSTEMS.items()}  # fmt: skip
+    urls["add"] = urls["inpatient" if encounter.setting == Encounter.Setting.INPATIENT else "other"]
+    return urls
+
+
 def _workspace_context(
     request: OrgRequest,
     encounter: Encounter,
@@ -552,6 +865,21 @@ def _workspace_context(
     audited = _line_rows(audited_lines, "a")
     findings = list(encounter.findings.order_by("position"))
     linked = _mark_rows(findings, original, audited)
+    all_lines = [*original_lines, *audited_lines]
+    descriptions = selectors.code_descriptions(encounter=encounter, lines=all_lines)
+    issues = selectors.encounter_code_issues(encounter=encounter, lines=all_lines)
+    _describe_rows(original, CodeLine.Version.ORIGINAL, descriptions, issues)
+    _describe_rows(audited, CodeLine.Version.AUDITED, descriptions, issues)
+    drg_panel = (
+        _drg_panel(
+            encounter,
+            selectors.encounter_groupings(encounter=encounter, lines=all_lines),
+            original,
+            audited,
+        )
+        if inpatient
+        else None
+    )
 
     for rows in audited.values():
         for row in rows:
@@ -575,6 +903,7 @@ def _workspace_context(
         add_values.update({k: str(v) for k, v in line_form.data.items() if k in add_values})
         add_errors = {k: [str(e) for e in v] for k, v in line_form.errors.items()}
 
+    search_urls = _search_urls(request, encounter)
     blocks = []
     for group in GROUPS:
         shown = (
@@ -585,7 +914,17 @@ def _workspace_context(
             or (group == "LINE" and not inpatient)
         )
         if shown:
-            blocks.append(GroupBlock(group, GROUP_LABELS[group], original[group], audited[group]))
+            blocks.append(
+                GroupBlock(
+                    group,
+                    GROUP_LABELS[group],
+                    original[group],
+                    audited[group],
+                    search_url=search_urls[group],
+                    inpatient=inpatient,
+                    can_edit=can_edit,
+                )
+            )
 
     finding_views = []
     for f in findings:
@@ -605,8 +944,25 @@ def _workspace_context(
                 rows=linked.get(f.pk, []),
                 form=form,
                 is_new=bool(new_findings) and f.identity in (new_findings or set()),
+                em=_em_view(f),
             )
         )
+    # E/M lines no finding is about (the coder's level stands): the helper, unsaved.
+    em_covered = {
+        code for fv in finding_views if fv.em for code in (fv.em.billed, fv.em.audited) if code
+    }
+    em_lines = [
+        EmView(
+            key=row.row_id,
+            family=em_family(row.line.code) or em_rules.ESTABLISHED,
+            billed=row.line.code,
+            audited=row.line.code,
+            values={},
+            leveling=None,
+        )
+        for row in audited["LINE"]
+        if row.em and row.line.code not in em_covered
+    ]
 
     dispositions = list(DISPOSITIONS)
     for value in (encounter.discharge_disposition, encounter.audited_disposition):
@@ -618,7 +974,6 @@ def _workspace_context(
         disposition_value = str(disposition_form.data.get("audited_disposition", ""))
         disposition_errors = [str(e) for errors in disposition_form.errors.values() for e in errors]
 
-    original_drg, audited_drg = selectors.encounter_drgs(encounter=encounter)
     scores = selectors.encounter_scores(encounter=encounter)
     return {
         "encounter": encounter,
@@ -638,13 +993,11 @@ def _workspace_context(
         "audited_disposition_label": DISPOSITION_LABELS.get(
             encounter.audited_disposition or encounter.discharge_disposition, ""
         ),
-        "original_drg": original_drg,
-        "audited_drg": audited_drg,
-        "drg_changed": bool(
-            encounter.original_drg and encounter.original_drg != encounter.audited_drg
-        ),
-        "rw_delta": encounter.rw_delta,
-        "impact": money(encounter.financial_impact),
+        "drg_panel": drg_panel,
+        "em_lines": em_lines,
+        "em_ratings": EM_RATINGS,
+        "em_elements": EM_ELEMENTS,
+        "search_urls": search_urls,
         "encounter_scores": [
             (g, ScoreCell(scores.code_accuracy[g]), ScoreCell(scores.union_accuracy[g]))
             for g in GROUPS
@@ -969,3 +1322,54 @@ def finding_notes(request: OrgRequest, org_slug: str, finding_id: UUID) -> HttpR
         "root_causes": RootCause.choices,
     }
     return render(request, "audits/encounter.html#finding-notes", context)
+
+
+# --------------------------------------------------------------------------- E/M leveling
+
+
+@require_role(*AUDIT_WRITE_ROLES)
+@require_safe
+def em_level_preview(request: OrgRequest, org_slug: str) -> HttpResponse:
+    """What a leveling supports, as the auditor picks the ratings (htmx, nothing saved)."""
+    form = EmLevelingForm(request.GET)
+    family = request.GET.get("family") or em_rules.ESTABLISHED
+    leveling = form.leveling() if form.is_valid() else None
+    context = {
+        "result": leveling,
+        "errors": [] if form.is_valid() or not request.GET else form.non_field_errors(),
+        "audited": normalize_code(request.GET.get("audited") or ""),
+        "family": family,
+    }
+    return render(request, "audits/encounter.html#em-result", context)
+
+
+@require_role(*AUDIT_WRITE_ROLES)
+@require_POST
+def finding_em_level(request: OrgRequest, org_slug: str, finding_id: UUID) -> HttpResponseBase:
+    """Save the auditor's office E/M leveling on a finding about an E/M line."""
+    finding = selectors.finding_get(organization=request.organization, public_id=finding_id)
+    encounter = _encounter(request, finding.encounter.public_id)
+    view = _em_view(finding)
+    if view is None:
+        raise Http404("This finding is not about an office E/M code")
+    form = EmLevelingForm(request.POST)
+    anchor = f"#finding-{finding.public_id}"
+    if not form.is_valid():
+        errors = " ".join(str(e) for e in form.non_field_errors()) or " ".join(
+            f"{name}: {e}" for name, errs in form.errors.items() for e in errs
+        )
+        return _after_change(
+            request, encounter, notice=f"E/M leveling not saved: {errors}", level="error",
+            anchor=anchor,
+        )  # fmt: skip
+    leveling = form.leveling(family=view.family, billed=view.billed)
+    finding_em_level_set(
+        finding=finding,
+        leveling=leveling,
+        append_rationale=form.cleaned_data["append"],
+        actor=request.user,
+    )
+    notice = f"E/M leveling saved: it supports {leveling.code or 'no level'}."
+    if leveling.code and view.audited and leveling.code != view.audited:
+        notice += f" The audited code is {view.audited}."
+    return _after_change(request, encounter, notice=notice, anchor=anchor)

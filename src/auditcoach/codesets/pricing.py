@@ -6,11 +6,19 @@ read on first use and cached; nothing is read at import time. Plain Python: no D
 
 `load_table5(path)` reads and validates one Table 5 TSV; a command that loads a new
 year's table uses it, so its errors name the file, the line and the column.
+
+Tables loaded by `auditcoach load_table5` live in a user data folder as
+`table5_fy{YYYY}.tsv` (`user_table5_path`). `Table5Pricing` looks there too: for a year
+the project does not ship, after the shipped tables (it is the only one); for a year it
+ships, first, so a corrected table replaces the shipped one. The folder is `user_dir`,
+by default `$AUDITCOACH_DATA_DIR` (so the plain layer, e.g. `auditcoach score`, sees it
+too); the Django side passes its settings' folder (`codesets.knowledge`).
 """
 
 from __future__ import annotations
 
 import csv
+import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,12 +30,14 @@ __all__ = [
     "BASE_RATE_FILE",
     "DATA_DIR",
     "TABLE5_FILES",
+    "USER_DATA_ENV",
     "Table5Error",
     "Table5Pricing",
     "Table5Row",
     "fiscal_year",
     "load_base_rates",
     "load_table5",
+    "user_table5_path",
 ]
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -39,6 +49,8 @@ TABLE5_FILES: dict[int, str] = {
     2027: "table5_fy2027_v44_correction_notice.tsv",
 }
 BASE_RATE_FILE = "ipps_fy2027_standardized_amounts_partial.tsv"
+USER_DATA_ENV = "AUDITCOACH_DATA_DIR"
+_USER_TABLE5 = "table5_fy{fy}.tsv"
 
 TABLE5_REQUIRED = ("ms_drg", "ms_drg_title", "weight_10pct_cap_applied")
 TABLE5_OPTIONAL = (
@@ -79,6 +91,11 @@ class Table5Row:
 def fiscal_year(on: date) -> int:
     """The federal fiscal year of a date: FY2026 = 2025-10-01..2026-09-30."""
     return on.year + 1 if on.month >= 10 else on.year
+
+
+def user_table5_path(user_dir: str | Path, fy: int) -> Path:
+    """Where a loaded Table 5 of fiscal year `fy` lives in a user data folder."""
+    return Path(user_dir) / _USER_TABLE5.format(fy=fy)
 
 
 def _where(path: Path, line: int) -> str:
@@ -229,7 +246,11 @@ class Table5Pricing:
     """`engine.model.Pricing` over CMS Table 5, by the fiscal year of the date.
 
     `data_dir` and `tables` (fiscal year -> file name in data_dir) default to the files
-    shipped with the package. A fiscal year without a table gives None everywhere.
+    shipped with the package. `user_dir` is the folder of loaded tables
+    (`table5_fy{YYYY}.tsv`), searched before the shipped ones; None means
+    `$AUDITCOACH_DATA_DIR` when set. A fiscal year without a table gives None
+    everywhere. Tables (and the absence of one) are read once; `clear()` forgets them,
+    so a table loaded meanwhile is seen.
     """
 
     def __init__(
@@ -237,11 +258,16 @@ class Table5Pricing:
         data_dir: str | Path | None = None,
         tables: Mapping[int, str] | None = None,
         base_rate_file: str | None = BASE_RATE_FILE,
+        *,
+        user_dir: str | Path | None = None,
     ) -> None:
         self.data_dir = Path(data_dir) if data_dir is not None else DATA_DIR
         self.tables = dict(TABLE5_FILES if tables is None else tables)
         self.base_rate_file = base_rate_file
-        self._loaded: dict[int, dict[str, Table5Row]] = {}
+        if user_dir is None:
+            user_dir = os.environ.get(USER_DATA_ENV) or None
+        self.user_dir = Path(user_dir) if user_dir is not None else None
+        self._loaded: dict[int, dict[str, Table5Row] | None] = {}
         self._base_rates: dict[int, Decimal] | None = None
         self._lock = threading.Lock()
 
@@ -250,21 +276,41 @@ class Table5Pricing:
         return fiscal_year(on)
 
     def fiscal_years(self) -> list[int]:
-        """The fiscal years with a Table 5."""
-        return sorted(self.tables)
+        """The fiscal years with a Table 5 (shipped or loaded)."""
+        years = set(self.tables)
+        if self.user_dir is not None and self.user_dir.is_dir():
+            for path in self.user_dir.glob("table5_fy*.tsv"):
+                digits = path.stem.removeprefix("table5_fy")
+                if digits.isdigit() and path == user_table5_path(self.user_dir, int(digits)):
+                    years.add(int(digits))
+        return sorted(years)
+
+    def table_path(self, fy: int) -> Path | None:
+        """The file a fiscal year's Table 5 is read from: the loaded one in `user_dir`
+        when there is one, else the shipped one, else None."""
+        if self.user_dir is not None:
+            loaded = user_table5_path(self.user_dir, fy)
+            if loaded.is_file():
+                return loaded
+        name = self.tables.get(fy)
+        return self.data_dir / name if name is not None else None
 
     def table(self, fy: int) -> dict[str, Table5Row] | None:
         """The Table 5 of a fiscal year (read once), or None when there is none."""
-        table = self._loaded.get(fy)
-        if table is None:
-            name = self.tables.get(fy)
-            if name is None:
-                return None
-            with self._lock:
-                table = self._loaded.get(fy)
-                if table is None:
-                    table = self._loaded[fy] = load_table5(self.data_dir / name)
-        return table
+        try:
+            return self._loaded[fy]
+        except KeyError:
+            pass
+        with self._lock:
+            if fy not in self._loaded:
+                path = self.table_path(fy)
+                self._loaded[fy] = load_table5(path) if path is not None else None
+            return self._loaded[fy]
+
+    def clear(self) -> None:
+        """Forget the tables read so far (the next question reads the files again)."""
+        with self._lock:
+            self._loaded.clear()
 
     def row(self, drg: str, on: date) -> Table5Row | None:
         table = self.table(fiscal_year(on))

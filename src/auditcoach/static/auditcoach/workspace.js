@@ -36,6 +36,8 @@
     (item.dataset.rows || "").split(" ").forEach(function (id) {
       var row = id && document.getElementById(id);
       if (row) row.classList.add("is-linked");
+      var detail = id && document.getElementById(id + "-d"); // the line's detail row
+      if (detail) detail.classList.add("is-linked");
     });
   }
 
@@ -100,6 +102,14 @@
     var item = event.target instanceof Element && event.target.closest("#workspace .finding");
     if (item && !item.classList.contains("is-current")) highlight(item);
   });
+
+  // The E/M helper of a line without a finding only previews (htmx); it has nothing to save.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form instanceof HTMLFormElement && form.classList.contains("em-form") && !form.hasAttribute("action")) {
+      event.preventDefault();
+    }
+  }, true);
 
   // A line whose fields were edited but not saved is marked, so nothing is lost unnoticed.
   document.addEventListener("input", function (event) {

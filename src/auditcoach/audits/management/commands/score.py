@@ -12,7 +12,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from auditcoach.codesets.knowledge import grouper, pricing
+from auditcoach.codesets.knowledge import checker, grouper, pricing
 from auditcoach.engine.compare import compare_encounter
 from auditcoach.engine.report import score_json
 from auditcoach.engine.workbook import WorkbookError, read_workbook
@@ -55,7 +55,9 @@ class Command(BaseCommand):
             raise CommandError(f"the workbook was rejected:\n{exc}", returncode=2) from exc
         base_rate: Decimal | None = options["base_rate"]
         results = [
-            compare_encounter(e, grouper=grouper(), pricing=pricing(), base_rate=base_rate)
+            compare_encounter(
+                e, grouper=grouper(), pricing=pricing(), base_rate=base_rate, checker=checker()
+            )
             for e in workbook.encounters
         ]
         report = score_json(results)
