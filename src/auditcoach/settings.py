@@ -66,6 +66,10 @@ INSTALLED_APPS = [
     "auditcoach.auditlog",
     "auditcoach.codesets",
     "auditcoach.audits",
+    "auditcoach.coaching",
+    "auditcoach.library",
+    "auditcoach.notifications",
+    "auditcoach.education",
 ]
 
 MIDDLEWARE = [
@@ -96,6 +100,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.csp",
                 "auditcoach.accounts.context_processors.tenancy",
+                "auditcoach.notifications.context_processors.notifications",
             ],
         },
     },

@@ -7,4 +7,8 @@ urlpatterns = [
     path("accounts/", include("auditcoach.accounts.urls")),
     path("o/<slug:org_slug>/", include("auditcoach.audits.urls")),
     path("o/<slug:org_slug>/codes/", include("auditcoach.codesets.urls")),
+    path("o/<slug:org_slug>/library/", include("auditcoach.library.urls")),
+    path("o/<slug:org_slug>/education/", include("auditcoach.education.urls")),
+    path("notifications/", include("auditcoach.notifications.urls")),
+    path("o/<slug:org_slug>/coaching/", include("auditcoach.coaching.urls")),
 ]

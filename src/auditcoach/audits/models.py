@@ -233,6 +233,7 @@ class Finding(models.Model):
         RELEASED = "released", "Released"
         AGREED = "agreed", "Agreed"
         DISPUTED = "disputed", "Disputed"
+        ESCALATED = "escalated", "Escalated"
         UPHELD = "upheld", "Upheld"
         OVERTURNED = "overturned", "Overturned"
         MODIFIED = "modified", "Modified"
@@ -254,10 +255,17 @@ class Finding(models.Model):
     original_rw = models.DecimalField(max_digits=8, decimal_places=4, null=True, blank=True)
     audited_rw = models.DecimalField(max_digits=8, decimal_places=4, null=True, blank=True)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.DRAFT)
+    # False once a released finding no longer arises from the two versions (an overturned
+    # decision restored the coder's coding, or a later edit): kept as the coaching record,
+    # left out of counts and lists of current findings.
+    active = models.BooleanField(default=True)
     released_at = models.DateTimeField(null=True, blank=True)
     error_category = models.CharField(max_length=60, blank=True)
     root_cause = models.CharField(max_length=24, choices=RootCause.choices, blank=True)
     rationale = models.TextField(blank=True)
+    # A coaching topic code of the organization's taxonomy (library.TaxonomyTerm, kind
+    # "topic"), reported beside the pattern key (DESIGN §5); "" when not set.
+    topic = models.CharField(max_length=60, blank=True)
     # The auditor's office E/M leveling of the visit (engine.em.Leveling.as_dict(): the three
     # MDM elements, minutes, and the code they support); {} when not leveled.
     em_leveling = models.JSONField(default=dict, blank=True)

@@ -99,7 +99,7 @@ def encounter_list(
     elif filters.has_findings == "no":
         qs = qs.filter(finding_count=0)
     if filters.kind:
-        qs = qs.filter(findings__kind=filters.kind).distinct()
+        qs = qs.filter(findings__kind=filters.kind, findings__active=True).distinct()
     return qs.order_by("external_id")
 
 
@@ -177,7 +177,7 @@ def audit_scores_by(
 def finding_counts(*, organization: Organization, audit: Audit) -> list[dict[str, Any]]:
     """Findings by kind and pattern key, most frequent first."""
     rows = (
-        Finding.objects.filter(organization=organization, encounter__audit=audit)
+        Finding.objects.filter(organization=organization, encounter__audit=audit, active=True)
         .values("kind", "pattern")
         .annotate(n=Count("pk"), encounters=Count("encounter", distinct=True))
         .order_by("-n", "pattern")
@@ -187,7 +187,7 @@ def finding_counts(*, organization: Organization, audit: Audit) -> list[dict[str
 
 def finding_kind_counts(*, organization: Organization, audit: Audit) -> list[dict[str, Any]]:
     rows = (
-        Finding.objects.filter(organization=organization, encounter__audit=audit)
+        Finding.objects.filter(organization=organization, encounter__audit=audit, active=True)
         .values("kind")
         .annotate(n=Count("pk"))
         .order_by("-n", "kind")

@@ -199,8 +199,10 @@ def _sync_findings(encounter: Encounter, result: em.EncounterResult) -> dict[str
     """Replace the derived findings, keeping the auditor's notes on findings that survive.
 
     A finding survives when the new derivation has one of the same kind, group and codes.
+    A released (non-draft) finding that no longer arises is kept inactive, never deleted:
+    it is the coaching record (e.g. an overturned dispute).
     """
-    existing = list(Finding.objects.filter(encounter=encounter))
+    existing = list(Finding.objects.filter(encounter=encounter, active=True))
     by_identity: dict[tuple[str, str, str | None, str | None], list[Finding]] = {}
     for f in existing:
         by_identity.setdefault(f.identity, []).append(f)
@@ -219,7 +221,11 @@ def _sync_findings(encounter: Encounter, result: em.EncounterResult) -> dict[str
             new.append(row)
     gone = [f for group in by_identity.values() for f in group]
     if gone:
-        Finding.objects.filter(pk__in=[f.pk for f in gone]).delete()
+        gone_ids = [f.pk for f in gone]
+        Finding.objects.filter(pk__in=gone_ids, status=Finding.Status.DRAFT).delete()
+        Finding.objects.filter(pk__in=gone_ids).exclude(status=Finding.Status.DRAFT).update(
+            active=False
+        )
     if keep:
         Finding.objects.bulk_update(
             keep,

@@ -63,6 +63,7 @@ from auditcoach.audits.services import (
     import_job_create,
     import_progress,
 )
+from auditcoach.coaching import selectors as coaching_selectors
 from auditcoach.codesets.knowledge import pricing
 from auditcoach.codesets.pricing import fiscal_year
 from auditcoach.engine import em as em_rules
@@ -78,6 +79,7 @@ from auditcoach.engine.em import Leveling
 from auditcoach.engine.model import GROUPS, SYSTEM_GROUP, CodeIssue, DrgResult
 from auditcoach.engine.scoring import Scores
 from auditcoach.engine.stats import Proportion
+from auditcoach.library import selectors as library_selectors
 
 AUDIT_READ_ROLES: Final = tuple(r for r in READ_ROLES if r != Role.CODER)
 """Audit and encounter pages. Coders would see other coders' encounters here, so they get a
@@ -373,6 +375,9 @@ def audit_detail(request: OrgRequest, org_slug: str, audit_id: UUID) -> HttpResp
         ),
         "scoring_settings": _settings_display(audit.scoring_settings),
         "encounters_url": encounters_url,
+        "release_rows": coaching_selectors.release_summary(organization=organization, audit=audit)
+        if has_role(request.membership, AUDIT_WRITE_ROLES)
+        else [],
     }
     return render(request, "audits/detail.html", context)
 
@@ -535,6 +540,7 @@ class FindingView:
     is_new: bool = False
     saved: bool = False
     em: EmView | None = None
+    library: library_selectors.FindingLibrary | None = None  # topic and cited references
 
     @property
     def kind_label(self) -> str:
@@ -863,7 +869,7 @@ def _workspace_context(
     original_lines, audited_lines = selectors.code_lines(encounter=encounter)
     original = _line_rows(original_lines, "o")
     audited = _line_rows(audited_lines, "a")
-    findings = list(encounter.findings.order_by("position"))
+    findings = list(encounter.findings.filter(active=True).order_by("position"))
     linked = _mark_rows(findings, original, audited)
     all_lines = [*original_lines, *audited_lines]
     descriptions = selectors.code_descriptions(encounter=encounter, lines=all_lines)
@@ -926,6 +932,9 @@ def _workspace_context(
                 )
             )
 
+    library = library_selectors.workspace_library(
+        organization=request.organization, findings=findings
+    )
     finding_views = []
     for f in findings:
         form = (notes_forms or {}).get(f.pk) or FindingNotesForm(
@@ -945,6 +954,7 @@ def _workspace_context(
                 form=form,
                 is_new=bool(new_findings) and f.identity in (new_findings or set()),
                 em=_em_view(f),
+                library=library.findings.get(f.pk),
             )
         )
     # E/M lines no finding is about (the coder's level stands): the helper, unsaved.
@@ -1007,8 +1017,10 @@ def _workspace_context(
         "poa": ScoreCell(scores.poa_accuracy),
         "drg": ScoreCell(scores.drg_accuracy),
         "em": ScoreCell(scores.em_accuracy),
-        "error_categories": ERROR_CATEGORIES,
+        "error_categories": library.error_categories,
         "root_causes": RootCause.choices,
+        "rationale_templates": library.templates,
+        "topics": library.topics,
         "notice": notice,
         "notice_level": notice_level,
         "reviewed": encounter.review_status == Encounter.ReviewStatus.DONE,
@@ -1065,6 +1077,19 @@ def _after_change(
     messages.add_message(request, messages.ERROR if level == "error" else messages.SUCCESS, notice)
     url = _audit_url("encounter", request, encounter_id=encounter.public_id)
     return redirect(url + anchor)
+
+
+def workspace_after_change(
+    request: OrgRequest,
+    encounter: Encounter,
+    *,
+    notice: str,
+    level: str = "success",
+    anchor: str = "",
+) -> HttpResponseBase:
+    """The workspace's answer to a finding action of another area (library: apply a
+    template, set a topic): the fresh workspace for htmx, else back to the page."""
+    return _after_change(request, encounter, notice=notice, level=level, anchor=anchor)
 
 
 def _conflict(request: OrgRequest, encounter: Encounter) -> HttpResponseBase:

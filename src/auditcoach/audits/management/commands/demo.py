@@ -23,6 +23,7 @@ from auditcoach.accounts.services import (
 )
 from auditcoach.audits.services import audit_import
 from auditcoach.demo.generator import CODERS, FACILITIES, demo_workbooks, generate
+from auditcoach.library.seed import library_seed
 
 SLUG = "demo-health"
 NAME = "Demo Health System"
@@ -105,6 +106,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"The demo organization {SLUG} exists already.")
                 self._credentials()
                 return
+            library_seed(organization=organization)
             self._people(organization, accounts)
             for index, (cycle, workbook) in enumerate(workbooks):
                 released = index < len(workbooks) - 1
