@@ -86,6 +86,27 @@ def test_released_import_and_explicit_cycle(org: Organization) -> None:
     findings = Finding.objects.filter(encounter__audit=audit)
     assert findings.exclude(status="released").count() == 0
     assert findings.filter(released_at__isnull=True).count() == 0
+    encounters = Encounter.objects.filter(audit=audit)
+    assert set(encounters.values_list("cycle", flat=True)) == {"2025-Q4"}
+    assert encounters.filter(released_at__isnull=True).count() == 0
+
+
+def test_each_encounter_keeps_its_own_cycle(org: Organization, tmp_path: Path) -> None:
+    """A workbook spanning cycles: the encounters keep theirs (the §8 unit), the audit is
+    labelled with the latest, and an encounter without one takes the audit's."""
+    shutil.copytree(WORKED, tmp_path / "wb")
+    path = tmp_path / "wb" / "encounters.csv"
+    rows = path.read_text().splitlines()
+    rows[1] = rows[1].rsplit(",", 1)[0] + ",2026-Q1"  # HF-1
+    rows[2] = rows[2].rsplit(",", 1)[0] + ","  # PNA-2: no cycle
+    path.write_text("\n".join(rows) + "\n")
+    audit = audit_import(organization=org, workbook=read_workbook(tmp_path / "wb"), name="Mixed")
+    assert audit.cycle == "2026-Q2"
+    cycles = dict(Encounter.objects.filter(audit=audit).values_list("external_id", "cycle"))
+    assert cycles["HF-1"] == "2026-Q1"
+    assert cycles["PNA-2"] == "2026-Q2"
+    assert cycles["EM-3"] == "2026-Q2"
+    assert not Encounter.objects.filter(audit=audit, released_at__isnull=False).exists()
 
 
 def test_other_organizations_cannot_reach_the_audit(

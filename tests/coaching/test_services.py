@@ -72,11 +72,16 @@ def test_release_one_coder_leaves_the_others_drafts(
     audit_release(audit=audit, actor=auditor, coder=ana)
     assert not Finding.objects.filter(encounter__coder=ana, status=S.DRAFT).exists()
     assert not Finding.objects.filter(encounter__coder=ben).exclude(status=S.DRAFT).exists()
+    # The encounters are released with their coder (for the §8 metrics), the others not.
+    encounters = Encounter.objects.filter(audit=audit)
+    assert not encounters.filter(coder=ana, released_at__isnull=True).exists()
+    assert not encounters.filter(coder=ben, released_at__isnull=False).exists()
     audit.refresh_from_db()
     assert audit.status == Audit.Status.IN_REVIEW
     audit_release(audit=audit, actor=auditor, coder=ben)
     audit.refresh_from_db()
     assert audit.status == Audit.Status.RELEASED
+    assert not encounters.filter(released_at__isnull=True).exists()
 
 
 def test_agree_records_who_and_when(audit: Audit, auditor: User, coder_user: User) -> None:

@@ -113,6 +113,13 @@ class Encounter(models.Model):
     )
     auditor_name = models.CharField(max_length=150, blank=True)
     payer = models.CharField(max_length=100, blank=True)
+    # The encounter's own cycle label (the workbook's `audit_cycle`, or the import's
+    # `--cycle`, or the audit's): the unit of the §8 metrics.
+    cycle = models.CharField(max_length=40, blank=True)
+    # When the encounter's findings were released to its coder (the audit released for
+    # that coder, or imported released). §8 metrics count only released encounters,
+    # whether or not they had findings.
+    released_at = models.DateTimeField(null=True, blank=True)
     review_status = models.CharField(
         max_length=12, choices=ReviewStatus.choices, default=ReviewStatus.TO_DO
     )
@@ -169,6 +176,7 @@ class Encounter(models.Model):
         indexes: ClassVar = [
             models.Index(fields=["organization", "audit", "external_id"]),
             models.Index(fields=["organization", "coder"]),
+            models.Index(fields=["organization", "cycle"]),
         ]
         ordering: ClassVar = ["external_id"]
 

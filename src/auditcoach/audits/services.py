@@ -70,7 +70,8 @@ def audit_import(
 
     Atomic: on any error nothing is left behind. `released` marks the findings released
     (historical audits brought over from spreadsheets). `cycle` wins over the workbook's
-    `audit_cycle` column; without either the cycle is blank.
+    `audit_cycle` column for every encounter; the audit is labelled with the latest of its
+    encounters' cycles, and an encounter without one takes the audit's.
     """
     encounters = workbook.encounters
     cycles = {e.audit_cycle for e in encounters if e.audit_cycle}
@@ -139,6 +140,8 @@ def audit_import(
                     auditor=auditors.get(e.auditor),
                     auditor_name=e.auditor,
                     payer=e.payer,
+                    cycle=cycle or e.audit_cycle or audit_cycle,
+                    released_at=now if released else None,
                     review_status=Encounter.ReviewStatus.DONE
                     if released
                     else Encounter.ReviewStatus.TO_DO,

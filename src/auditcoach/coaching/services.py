@@ -203,6 +203,12 @@ def audit_release(*, audit: Audit, actor: User, coder: Coder | None = None) -> i
             for f in findings
         ]
     )
+    # The encounters are released with their findings, those without findings too: the
+    # coder's encounters of this audit (or all of them), and all once the audit is released.
+    encounters = Encounter.objects.filter(audit=audit, released_at__isnull=True)
+    if coder is not None:
+        encounters = encounters.filter(coder=coder)
+    encounters.update(released_at=now)
     changes: dict[str, Any] = {"released": len(findings)}
     if coder is not None:
         changes["coder"] = coder.name
@@ -212,6 +218,7 @@ def audit_release(*, audit: Audit, actor: User, coder: Coder | None = None) -> i
         audit.status = Audit.Status.RELEASED
         audit.released_at = audit.released_at or now
         audit.save(update_fields=["status", "released_at"])
+        Encounter.objects.filter(audit=audit, released_at__isnull=True).update(released_at=now)
     log_write(
         organization=audit.organization,
         actor=actor,
