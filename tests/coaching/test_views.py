@@ -13,6 +13,7 @@ from auditcoach.coaching.models import Attachment
 from auditcoach.coaching.services import (
     attachment_add,
     audit_release,
+    finding_decide,
     finding_dispute,
     finding_escalate,
 )
@@ -229,6 +230,7 @@ def test_escalated_is_decided_only_by_a_manager(
 
 
 def test_escalate_and_close_checklist(
+    client_for: ClientFor,
     released: Audit,
     auditor: User,
     coder_user: User,
@@ -238,6 +240,14 @@ def test_escalate_and_close_checklist(
 ) -> None:
     f = finding(released, "HF-1", "ADDED")
     finding_dispute(finding=f, actor=coder_user, rationale="No.")
+    # A dispute still waiting for the auditor is not the coder's to escalate.
+    response = client_for(coder_user).post(
+        url("escalate", finding_id=f.public_id), {"rationale": "Faster, please."}
+    )
+    assert response.status_code == 302  # back to the finding, with the reason
+    f.refresh_from_db()
+    assert f.status == S.DISPUTED
+    finding_decide(finding=f, actor=auditor, decision="upheld", rationale="In the op note.")
     assert_tenancy(
         url("escalate", finding_id=f.public_id),
         allowed=[coder_user],
@@ -319,6 +329,58 @@ def test_ageing_flags_overdue_and_filters_by_coder(
     body = client_for(auditor).get(url("ageing"), {"coder": str(ben.public_id)}).content.decode()
     assert "HF-1" not in body
     assert "PNA-2" in body
+
+
+def test_ageing_bands_and_whom_each_finding_waits_for(
+    released: Audit,
+    org: Organization,
+    auditor: User,
+    coder_user: User,
+    client_for: ClientFor,
+    assert_tenancy: AssertTenancy,
+    manager: User,
+    educator: User,
+    viewer: User,
+) -> None:
+    from auditcoach.coaching.selectors import ageing
+    from auditcoach.coaching.services import finding_agree
+
+    now = timezone.now()
+    open_ = Finding.objects.filter(encounter__audit=released, active=True)
+    total = open_.count()
+    # Ages 3, 10, 20 and 40 days on four findings; the rest were released just now.
+    aged = list(open_.order_by("pk")[:4])
+    for f, days in zip(aged, (3, 10, 20, 40), strict=True):
+        Finding.objects.filter(pk=f.pk).update(released_at=now - timedelta(days=days))
+    agreed = finding(released, "HF-1", "REVISED", "DX")
+    finding_agree(finding=agreed, actor=coder_user)
+    result = ageing(organization=org, now=now)
+    assert [(b.label, b.n) for b in result.buckets] == [
+        ("≤ 7 days", total - 3),
+        ("8–14 days", 1),
+        ("15–30 days", 1),
+        ("> 30 days", 1),
+    ]
+    assert result.total == total
+    # Overdue: past the 7-day SLA and still waiting for an answer (the agreed one is not).
+    expected_overdue = sum(1 for f in aged[1:] if f.pk != agreed.pk)
+    assert result.overdue == expected_overdue
+    assert ageing(organization=org, waiting="close", now=now).total == 1
+    assert ageing(organization=org, waiting="coder", now=now).total == total - 1
+
+    body = client_for(auditor).get(url("ageing"), {"waiting": "close"}).content.decode()
+    assert "closing" in body
+    assert "Close the 1 answered or decided finding" in body
+    assert_tenancy(
+        url("ageing_close"),
+        allowed=[auditor],
+        forbidden=[coder_user, educator, viewer],
+        method="post",
+        wrong_method="get",
+    )
+    agreed.refresh_from_db()
+    assert agreed.status == S.CLOSED
+    assert ageing(organization=org, now=now).total == total - 1
 
 
 def test_release_control_on_the_summary(

@@ -143,6 +143,34 @@ def test_follow_up_is_flagged_when_too_few_encounters(
     assert followup.encounters.count() == 3
 
 
+def test_an_import_tops_up_flagged_follow_ups(
+    org: Organization,
+    coder: Coder,
+    educator: User,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """A follow-up flagged for the next import gets its encounters when the import of the
+    coder's encounters commits (the audits app's `audit_imported` signal)."""
+    from pathlib import Path
+
+    from auditcoach.audits.services import audit_import
+    from auditcoach.engine.workbook import read_workbook
+
+    (assignment,) = _assign(org, [coder], educator)
+    services.assignment_complete(assignment=assignment, attestation_text="done")
+    followup = services.followup_schedule(assignment=assignment, n_encounters=1, actor=educator)
+    assert followup.status == FollowUpReview.Status.FLAGGED
+    assert followup.encounters.count() == 0
+    # The worked example's HF-1 is coded by "coder.ana": make that this roster entry.
+    Coder.objects.filter(pk=coder.pk).update(name="coder.ana")
+    worked = Path(__file__).parent.parent / "fixtures" / "worked"
+    with django_capture_on_commit_callbacks(execute=True):
+        audit_import(organization=org, workbook=read_workbook(worked), name="Next")
+    followup.refresh_from_db()
+    assert followup.status == FollowUpReview.Status.CREATED
+    assert followup.encounters.get().coder_id == coder.pk
+
+
 def test_overdue_reminder_is_sent_once_per_day(
     org: Organization, coder: Coder, educator: User, django_capture_on_commit_callbacks: Any
 ) -> None:

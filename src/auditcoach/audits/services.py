@@ -30,6 +30,7 @@ from auditcoach.audits.conversions import (
     finding_row,
 )
 from auditcoach.audits.models import Audit, CodeLine, Encounter, Finding, ImportJob, RootCause
+from auditcoach.audits.signals import audit_imported
 from auditcoach.codesets.knowledge import checker, grouper, pricing
 from auditcoach.engine import model as em
 from auditcoach.engine.compare import compare_encounter
@@ -179,6 +180,9 @@ def audit_import(
             "released": released,
             "source": workbook.source,
         },
+    )
+    transaction.on_commit(
+        lambda: audit_imported.send(sender=Audit, audit=audit, actor=actor), robust=True
     )
     return audit
 

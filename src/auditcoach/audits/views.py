@@ -182,7 +182,7 @@ class ScoreRow:
     cell: ScoreCell
 
 
-def _score_rows(s: Scores) -> list[ScoreRow]:
+def score_rows_of(s: Scores) -> list[ScoreRow]:
     rows = [
         ScoreRow(f"Code accuracy {g}", "(A − a − r − e) / A", ScoreCell(s.code_accuracy[g]))
         for g in GROUPS
@@ -355,7 +355,7 @@ def audit_detail(request: OrgRequest, org_slug: str, audit_id: UUID) -> HttpResp
         "audit": audit,
         "nav": "detail",
         "scores": scores,
-        "score_rows": _score_rows(scores),
+        "score_rows": score_rows_of(scores),
         "record": ScoreCell(scores.record_accuracy),
         "drg": ScoreCell(scores.drg_accuracy),
         "headline": ScoreCell(scores.code_accuracy["DX"]),

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any, Final
 
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
@@ -68,7 +69,8 @@ def finding_access(*, membership: Membership, finding: Finding, coder: Coder | N
         return Access(
             see=True,
             answer=status in ANSWERABLE and finding.active,
-            escalate=status in ESCALATABLE,
+            # The coder escalates the auditor's decision, not a dispute still waiting for it.
+            escalate=status in ESCALATABLE and status != S.DISPUTED,
             comment=True,
         )
     audit_side = role in AUDIT_SIDE
@@ -124,32 +126,86 @@ def dispute_queue(*, organization: Organization) -> QuerySet[Finding]:
     )
 
 
+WAITING: Final = {
+    "coder": (S.RELEASED,),
+    "auditor": (S.DISPUTED,),
+    "manager": (S.ESCALATED,),
+    "close": tuple(CLOSABLE),
+}
+"""Whom an unclosed released finding waits for, by status (the ageing list's filter)."""
+WAITING_LABELS: Final = {
+    "coder": "the coder's answer",
+    "auditor": "the auditor's decision",
+    "manager": "the manager's decision",
+    "close": "closing",
+}
+
+
+def waiting_for(status: str) -> str:
+    return next((k for k, statuses in WAITING.items() if status in statuses), "")
+
+
 @dataclass(frozen=True, slots=True)
-class AgeingRow:
-    finding: Finding
-    age_days: int
+class AgeingBucket:
+    label: str
+    n: int
     overdue: bool
 
 
+@dataclass(frozen=True, slots=True)
+class Ageing:
+    """Released findings not yet closed, oldest first, with their age counts.
+
+    Age runs from the release; a finding still waiting for an answer or a decision
+    (`OPEN`) is overdue past the organization's response SLA. Findings answered and waiting
+    only to be closed are listed but never overdue.
+    """
+
+    findings: QuerySet[Finding]
+    sla_days: int
+    buckets: list[AgeingBucket]
+    overdue: int
+    total: int
+
+
 def ageing(
-    *, organization: Organization, coder: Coder | None = None, now: datetime | None = None
-) -> list[AgeingRow]:
-    """Open released findings with their age in days against the organization's SLA."""
+    *,
+    organization: Organization,
+    coder: Coder | None = None,
+    waiting: str = "",
+    now: datetime | None = None,
+) -> Ageing:
     now = now or timezone.now()
+    statuses = WAITING.get(waiting) or tuple(OPEN | CLOSABLE)
     qs = (
         _base(organization)
-        .filter(status__in=list(OPEN), active=True, released_at__isnull=False)
+        .filter(status__in=list(statuses), active=True, released_at__isnull=False)
         .order_by("released_at", "pk")
     )
     if coder is not None:
         qs = qs.filter(encounter__coder=coder)
     sla = organization.response_sla_days
-    rows = []
-    for f in qs:
-        assert f.released_at is not None
-        days = (now - f.released_at).days
-        rows.append(AgeingRow(finding=f, age_days=days, overdue=days > sla))
-    return rows
+    limits = sorted({sla, 14, 30} - {0}) if sla < 30 else [sla]
+    edges = [now - timedelta(days=d) for d in limits]
+    # One query: how many were released within each band of days.
+    counts: dict[str, Any] = {"total": Count("pk")}
+    counts["overdue"] = Count("pk", filter=Q(status__in=list(OPEN), released_at__lt=edges[0]))
+    for i, edge in enumerate(edges):
+        counts[f"b{i}"] = Count("pk", filter=Q(released_at__gte=edge))
+    counts[f"b{len(edges)}"] = Count("pk")
+    row = qs.order_by().aggregate(**counts)
+    buckets = []
+    lower = 0
+    below = 0
+    for i, days in enumerate(limits):
+        n = row[f"b{i}"] - below
+        label = f"{lower}–{days} days" if lower else f"≤ {days} days"
+        buckets.append(AgeingBucket(label=label, n=n, overdue=days > sla))
+        below, lower = row[f"b{i}"], days + 1
+    buckets.append(AgeingBucket(label=f"> {limits[-1]} days", n=row["total"] - below, overdue=True))
+    return Ageing(
+        findings=qs, sla_days=sla, buckets=buckets, overdue=row["overdue"], total=row["total"]
+    )
 
 
 def finding_events(*, finding: Finding) -> QuerySet[FindingEvent]:

@@ -534,6 +534,19 @@ def finding_close(*, finding: Finding, actor: User) -> Finding:
     return finding
 
 
+def findings_close(*, findings: Sequence[Finding], actor: User) -> int:
+    """Close the closable ones of `findings` (agreed or decided), each with its own event;
+    return how many closed. One that moved meanwhile is skipped, not an error."""
+    closed = 0
+    for finding in findings:
+        try:
+            finding_close(finding=finding, actor=actor)
+        except TransitionError:
+            continue
+        closed += 1
+    return closed
+
+
 # --------------------------------------------------------------------------- thread, files
 
 

@@ -10,6 +10,7 @@ urlpatterns = [
     path("feedback/", views.feedback, name="feedback"),
     path("disputes/", views.disputes, name="disputes"),
     path("ageing/", views.ageing, name="ageing"),
+    path("ageing/close/", views.ageing_close, name="ageing_close"),
     path("audits/<uuid:audit_id>/release/", views.audit_release, name="release"),
     path("findings/<uuid:finding_id>/", views.finding_detail, name="finding"),
     path("findings/<uuid:finding_id>/agree/", views.finding_agree, name="agree"),

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from typing import Any, Final
+from urllib.parse import urlencode
 from uuid import UUID
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.http import FileResponse, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
@@ -21,7 +23,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST, require_safe
 
-from auditcoach.accounts.models import Coder, Role
+from auditcoach.accounts.models import Coder, Organization, Role
 from auditcoach.accounts.permissions import (
     AUDIT_WRITE_ROLES,
     READ_ROLES,
@@ -31,8 +33,9 @@ from auditcoach.accounts.permissions import (
 )
 from auditcoach.accounts.selectors import coder_for_user
 from auditcoach.audits import selectors as audit_selectors
-from auditcoach.audits.models import CodeLine, Finding
+from auditcoach.audits.models import CodeLine, Encounter, Finding
 from auditcoach.audits.services import ConflictError
+from auditcoach.audits.views import ScoreRow, score_rows_of
 from auditcoach.coaching import selectors, services
 from auditcoach.coaching.forms import (
     AttachmentForm,
@@ -44,6 +47,7 @@ from auditcoach.coaching.forms import (
 )
 from auditcoach.coaching.models import FindingEvent
 from auditcoach.engine.codes import display_code
+from auditcoach.engine.scoring import scores
 from auditcoach.library.models import FindingReference
 
 COMMENT_ROLES: Final = (Role.MANAGER, Role.AUDITOR, Role.EDUCATOR, Role.CODER)
@@ -110,9 +114,25 @@ def feedback(request: OrgRequest, org_slug: str) -> HttpResponse:
         "encounters": list(by_encounter.values()),
         "patterns": sorted(by_pattern.items(), key=lambda kv: (-kv[1], kv[0])),
         "open_count": sum(1 for f in findings if f.status == Finding.Status.RELEASED),
+        "score_rows": _coder_scores(organization, coder),
         "sla_days": organization.response_sla_days,
     }
     return render(request, "coaching/feedback.html", context)
+
+
+def _coder_scores(organization: Organization, coder: Coder | None) -> list[ScoreRow]:
+    """The coder's own §6 scores, pooled over their released encounters. Computed from the
+    two versions, so an overturned finding (its coding restored) no longer counts."""
+    if coder is None:
+        return []
+    released = Encounter.objects.filter(
+        organization=organization, coder=coder, released_at__isnull=False
+    )
+    return [
+        row
+        for row in score_rows_of(scores(audit_selectors.score_totals(released)))
+        if row.cell.prop.n
+    ]
 
 
 def _finding_page(
@@ -187,26 +207,74 @@ def disputes(request: OrgRequest, org_slug: str) -> HttpResponse:
     return render(request, "coaching/disputes.html", context)
 
 
+AGEING_PER_PAGE: Final = 100
+
+
+def _ageing_filters(request: OrgRequest) -> tuple[list[Coder], Coder | None, str]:
+    coders = list(Coder.objects.filter(organization=request.organization).order_by("name"))
+    source = request.POST if request.method == "POST" else request.GET
+    wanted = source.get("coder", "")
+    chosen = next((c for c in coders if str(c.public_id) == wanted), None) if wanted else None
+    waiting = source.get("waiting", "")
+    return coders, chosen, waiting if waiting in selectors.WAITING else ""
+
+
 @require_role(*AUDIT_WRITE_ROLES)
 @require_safe
 def ageing(request: OrgRequest, org_slug: str) -> HttpResponse:
+    """Released findings not closed yet, oldest first: age bands, whom each waits for."""
     organization = request.organization
-    coders = list(Coder.objects.filter(organization=organization).order_by("name"))
-    chosen = None
-    wanted = request.GET.get("coder", "")
-    if wanted:
-        chosen = next((c for c in coders if str(c.public_id) == wanted), None)
-    rows = selectors.ageing(organization=organization, coder=chosen)
-    _decorate([r.finding for r in rows])
+    coders, chosen, waiting = _ageing_filters(request)
+    result = selectors.ageing(organization=organization, coder=chosen, waiting=waiting)
+    page = Paginator(result.findings, AGEING_PER_PAGE).get_page(request.GET.get("page"))
+    now = timezone.now()
+    rows = []
+    for f in _decorate(list(page.object_list)):
+        assert f.released_at is not None
+        days = (now - f.released_at).days
+        status_waits = selectors.waiting_for(f.status)
+        rows.append(
+            {
+                "finding": f,
+                "age_days": days,
+                "waiting": selectors.WAITING_LABELS.get(status_waits, ""),
+                "overdue": f.status in services.OPEN and days > result.sla_days,
+            }
+        )
+    query = urlencode(
+        {
+            k: v
+            for k, v in {"coder": chosen.public_id if chosen else "", "waiting": waiting}.items()
+            if v
+        }
+    )
     context = {
         "nav": "ageing",
         "rows": rows,
+        "page": page,
+        "query": query,
+        "ageing": result,
         "coders": coders,
         "chosen": chosen,
-        "sla_days": organization.response_sla_days,
-        "overdue": sum(1 for r in rows if r.overdue),
+        "waiting": waiting,
+        "waiting_choices": list(selectors.WAITING_LABELS.items()),
+        "closable": result.findings.filter(status__in=list(services.CLOSABLE)).count()
+        if waiting in ("", "close")
+        else 0,
     }
     return render(request, "coaching/ageing.html", context)
+
+
+@require_role(*AUDIT_WRITE_ROLES)
+@require_POST
+def ageing_close(request: OrgRequest, org_slug: str) -> HttpResponseBase:
+    """Close every answered or decided finding of the ageing list's current filter."""
+    _, chosen, _ = _ageing_filters(request)
+    result = selectors.ageing(organization=request.organization, coder=chosen, waiting="close")
+    n = services.findings_close(findings=list(result.findings), actor=request.user)
+    messages.success(request, f"Closed {n} finding{'s' if n != 1 else ''}.")
+    target = reverse("coaching:ageing", kwargs={"org_slug": org_slug})
+    return redirect(f"{target}?coder={chosen.public_id}" if chosen else target)
 
 
 @require_role(*READ_ROLES)

@@ -332,3 +332,19 @@ def education_overdue_remind(*, today: date | None = None) -> int:
             )
             reminded += 1
     return reminded
+
+
+def followups_top_up(*, audit: Audit, actor: User | None = None) -> int:
+    """After an import: re-choose the flagged follow-ups of the audit's coders; return how
+    many were re-chosen (each may still be flagged if too few encounters arrived)."""
+    coders = Encounter.objects.filter(audit=audit).values("coder_id")
+    flagged = FollowUpReview.objects.filter(
+        organization_id=audit.organization_id,
+        status=FollowUpReview.Status.FLAGGED,
+        coder_id__in=coders,
+    ).select_related("organization", "coder")
+    n = 0
+    for followup in flagged:
+        followup_select(followup=followup, actor=actor)
+        n += 1
+    return n
