@@ -6,6 +6,7 @@ SQLite (WAL) is the default so that a fresh checkout runs with nothing else;
 
 import os
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.utils.csp import CSP
@@ -70,6 +71,7 @@ INSTALLED_APPS = [
     "auditcoach.library",
     "auditcoach.notifications",
     "auditcoach.education",
+    "auditcoach.analytics",
 ]
 
 MIDDLEWARE = [
@@ -183,12 +185,19 @@ MEDIA_ROOT = VAR_DIR / "media"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 50 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
-# Console by default; SMTP (or any backend) from the environment.
-MAILERS = {
-    "default": {
-        "BACKEND": env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"),
+# Console by default; SMTP (or any backend) from the environment: EMAIL_BACKEND, and for
+# SMTP EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS.
+EMAIL_BACKEND_PATH = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+MAILERS: dict[str, dict[str, Any]] = {"default": {"BACKEND": EMAIL_BACKEND_PATH}}
+if EMAIL_BACKEND_PATH.endswith("smtp.EmailBackend"):
+    MAILERS["default"]["OPTIONS"] = {
+        "host": env_str("EMAIL_HOST", "localhost"),
+        "port": env_int("EMAIL_PORT", 587),
+        "username": env_str("EMAIL_HOST_USER", ""),
+        "password": env_str("EMAIL_HOST_PASSWORD", ""),
+        "use_tls": env_bool("EMAIL_USE_TLS", True),
+        "timeout": env_int("EMAIL_TIMEOUT", 20),
     }
-}
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "auditcoach@localhost")
 
 LOGIN_RATE_LIMIT = env_int("LOGIN_RATE_LIMIT", 10)  # failed logins per username per 15 min

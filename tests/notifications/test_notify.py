@@ -107,3 +107,33 @@ def test_bad_urls_and_empty_recipients(org: Organization, coder_user: User) -> N
             url="https://evil.example/",
         )
     assert services.notify(organization=org, recipients=[], kind="finding_released", title="x") == 0
+
+
+def test_smtp_is_configured_from_the_environment() -> None:
+    """Console by default; EMAIL_BACKEND=…smtp… with EMAIL_HOST etc. gives an SMTP mailer."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    code = "import json, auditcoach.settings as s; print(json.dumps(s.MAILERS))"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EMAIL_")}
+    default = json.loads(subprocess.check_output([sys.executable, "-c", code], env=env))
+    assert default == {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
+    env |= {
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": "smtp.example.org",
+        "EMAIL_PORT": "465",
+        "EMAIL_HOST_USER": "auditcoach",
+        "EMAIL_HOST_PASSWORD": "secret",
+        "EMAIL_USE_TLS": "1",
+    }
+    smtp = json.loads(subprocess.check_output([sys.executable, "-c", code], env=env))
+    assert smtp["default"]["OPTIONS"] == {
+        "host": "smtp.example.org",
+        "port": 465,
+        "username": "auditcoach",
+        "password": "secret",
+        "use_tls": True,
+        "timeout": 20,
+    }
