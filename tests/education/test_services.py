@@ -209,6 +209,38 @@ def test_overdue_task_and_command(org: Organization, coder: Coder, educator: Use
     assert "Reminded 0" in out.getvalue()
 
 
+def test_the_reminder_loop_enqueues_every_period(
+    org: Organization, coder: Coder, educator: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`education-remind --enqueue --every N` hands the task to the worker each period."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from auditcoach.education.management.commands import education_remind
+
+    sleeps: list[float] = []
+
+    class Stop(Exception):
+        pass
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        if len(sleeps) == 2:
+            raise Stop
+
+    monkeypatch.setattr(education_remind.time, "sleep", sleep)
+    (late,) = _assign(org, [coder], educator)
+    EducationAssignment.objects.filter(pk=late.pk).update(due_date=date(2020, 1, 1))
+    out = StringIO()
+    with pytest.raises(Stop):
+        call_command("education_remind", "--enqueue", "--every", "5", stdout=out)
+    assert out.getvalue().count("Enqueued education reminders") == 2
+    assert sleeps == [60, 60]  # at least a minute between runs
+    # The Immediate test backend ran both: one reminder, the second run the same day none.
+    assert Notification.objects.filter(kind="education_overdue").count() == 1
+
+
 def test_metrics(org: Organization, coder: Coder, educator: User) -> None:
     a1, a2, a3, a4 = (_assign(org, [coder], educator)[0] for _ in range(4))
     today = timezone.localdate()
