@@ -433,3 +433,24 @@ def test_escalation_by_coder_after_upheld_reaches_managers(
     finding_escalate(finding=f, actor=coder_user, rationale="Please decide.")
     f.refresh_from_db()
     assert f.status == S.ESCALATED
+
+
+def test_documentation_root_cause_routes_to_provider_education(
+    released: Audit, auditor: User, educator: User, client_for: ClientFor
+) -> None:
+    """DESIGN §7: documentation root causes go to provider/CDI education, the rest to the
+    coder's; the finding page says so and the assign form warns when it starts from one."""
+    f = finding(released, "HF-1", "ADDED")
+    page = client_for(auditor).get(url("finding", finding_id=f.public_id)).content.decode()
+    assert "routes to" not in page  # no root cause yet
+    Finding.objects.filter(pk=f.pk).update(root_cause="KNOWLEDGE_GAP")
+    page = client_for(auditor).get(url("finding", finding_id=f.public_id)).content.decode()
+    assert "routes to coder education" in page
+    assert "Assign education" in page
+    Finding.objects.filter(pk=f.pk).update(root_cause="DOCUMENTATION")
+    page = client_for(auditor).get(url("finding", finding_id=f.public_id)).content.decode()
+    assert "routes to provider / CDI education" in page
+    assign = reverse("education:assign", kwargs={"org_slug": "north-health"})
+    form = client_for(educator).get(assign, {"finding": str(f.public_id)}).content.decode()
+    assert "calls for provider or CDI education" in form
+    assert f.pattern in form

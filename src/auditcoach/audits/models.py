@@ -233,6 +233,14 @@ class RootCause(models.TextChoices):
     PAYER_POLICY = "PAYER_POLICY", "Payer policy"
 
 
+def education_route(root_cause: str) -> str:
+    """Whose education a finding's root cause calls for (DESIGN §7): "provider" (provider /
+    CDI education) for documentation, "coder" for the others, "" when not set."""
+    if not root_cause:
+        return ""
+    return "provider" if root_cause == RootCause.DOCUMENTATION else "coder"
+
+
 class Finding(models.Model):
     """A difference between the versions (DESIGN §5) plus what the auditor says about it."""
 

@@ -33,7 +33,7 @@ from auditcoach.accounts.permissions import (
 )
 from auditcoach.accounts.selectors import coder_for_user
 from auditcoach.audits import selectors as audit_selectors
-from auditcoach.audits.models import CodeLine, Encounter, Finding
+from auditcoach.audits.models import CodeLine, Encounter, Finding, education_route
 from auditcoach.audits.services import ConflictError
 from auditcoach.audits.views import ScoreRow, score_rows_of
 from auditcoach.coaching import selectors, services
@@ -147,6 +147,7 @@ def _finding_page(
     _decorate([finding])
     comments = selectors.finding_comments(finding=finding)
     context = {
+        "education_route": education_route(finding.root_cause),
         "nav": "feedback" if request.membership.role == Role.CODER else "disputes",
         "finding": finding,
         "encounter": finding.encounter,

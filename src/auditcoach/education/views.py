@@ -20,7 +20,7 @@ from auditcoach.accounts.permissions import (
     has_role,
     require_role,
 )
-from auditcoach.audits.models import Finding
+from auditcoach.audits.models import Finding, education_route
 from auditcoach.education import selectors, services
 from auditcoach.education.forms import DEFAULT_ATTESTATION, AssignForm, CompleteForm, FollowupForm
 from auditcoach.education.models import EducationAssignment
@@ -108,6 +108,12 @@ def assign(request: OrgRequest, org_slug: str) -> HttpResponseBase:
                 initial["topic"] = finding.topic
             if finding.encounter.coder_id is not None:
                 initial["coders"] = [finding.encounter.coder_id]
+            if education_route(finding.root_cause) == "provider":
+                messages.warning(
+                    request,
+                    "This finding's root cause is documentation: it calls for provider or "
+                    "CDI education (a query or a documentation fix) rather than the coder's.",
+                )
         if request.GET.get("pattern"):
             initial["pattern_key"] = request.GET["pattern"][:40]
         if request.GET.get("topic"):
