@@ -311,6 +311,10 @@ def test_attachment_download_follows_the_finding(
     assert_tenancy(url("attachment", attachment_id=a.public_id), allowed=[coder_user, viewer])
     response = client_for(coder_user).get(url("attachment", attachment_id=a.public_id))
     assert b"".join(response.streaming_content) == b"Op note."  # type: ignore[attr-defined]
+    from auditcoach.auditlog.models import AuditLogEntry
+
+    logged = AuditLogEntry.objects.filter(action="attachment.download", actor=coder_user)
+    assert logged.filter(object_id=str(a.public_id)).exists()
     bens = finding(released, "PNA-2", "ADDED")
     b = attachment_add(finding=bens, actor=auditor, upload=SimpleUploadedFile("m.txt", b"Other."))
     assert (

@@ -32,6 +32,7 @@ from auditcoach.accounts.permissions import (
     require_role,
 )
 from auditcoach.accounts.selectors import coder_for_user
+from auditcoach.auditlog.services import log_view
 from auditcoach.audits import selectors as audit_selectors
 from auditcoach.audits.models import CodeLine, Encounter, Finding, education_route
 from auditcoach.audits.services import ConflictError
@@ -288,6 +289,14 @@ def attachment_download(
         organization=request.organization, public_id=attachment_id
     )
     _get(request, attachment.finding.public_id)
+    log_view(
+        organization=request.organization,
+        actor=request.user,
+        action="attachment.download",
+        obj_type="attachment",
+        obj_id=str(attachment.public_id),
+        request=request,
+    )
     response = FileResponse(
         attachment.file.open("rb"),
         as_attachment=attachment.content_type not in {"image/png", "image/jpeg"},
