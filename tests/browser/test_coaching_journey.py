@@ -120,6 +120,7 @@ def test_release_dispute_overturn_educate_follow_up(
     page.get_by_role("link", name="My feedback").click()
     mine = page.locator("section", has=page.get_by_role("heading", name="Your scores"))
     expect(mine.locator("tr", has_text="Code accuracy DX")).to_contain_text("3/4")
+    page.get_by_role("link", name="All released findings").click()
     hf1 = page.locator("section", has=page.get_by_role("heading", name="Encounter HF-1"))
     expect(hf1.locator("li.coaching-finding", has_text="REVISED:DX:I50")).to_contain_text(
         "Overturned"

@@ -181,8 +181,15 @@ def test_disputes_queue_and_decide(
     assert not f.active
     assert "Encounter HF-1" not in client_for(auditor).get(url("disputes")).content.decode()
     # The coder still sees the overturned finding as the record.
-    mine = client_for(coder_user).get(url("feedback")).content.decode()
+    mine = client_for(coder_user).get(url("feedback"), {"show": "all"}).content.decode()
     assert "Overturned" in mine
+    # The default view lists what waits for her answer: not the decided one.
+    waiting = client_for(coder_user).get(url("feedback")).content.decode()
+    assert "Overturned" not in waiting
+    assert "Waiting for your answer" in waiting
+    # One pattern key: its findings only.
+    only = client_for(coder_user).get(url("feedback"), {"show": "all", "pattern": f.pattern})
+    assert only.content.decode().count("coaching-finding") == 1
 
 
 def test_modified_through_the_form(

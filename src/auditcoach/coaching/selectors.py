@@ -117,6 +117,18 @@ def coder_feedback(*, organization: Organization, coder: Coder | None) -> QueryS
     )
 
 
+def coder_patterns(*, findings: QuerySet[Finding], limit: int = 12) -> list[tuple[str, int]]:
+    """The most frequent pattern keys among a coder's current findings (one SQL count)."""
+    rows = (
+        findings.filter(active=True)
+        .order_by()
+        .values("pattern")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "pattern")[:limit]
+    )
+    return [(row["pattern"], row["n"]) for row in rows]
+
+
 def dispute_queue(*, organization: Organization) -> QuerySet[Finding]:
     """Disputed and escalated findings, the longest waiting first."""
     return (

@@ -95,26 +95,44 @@ def _finding_url(request: OrgRequest, finding: Finding) -> str:
 # --------------------------------------------------------------------------- pages
 
 
+FEEDBACK_PER_PAGE: Final = 50
+
+
 @require_role(*RESPOND_ROLES)
 @require_safe
 def feedback(request: OrgRequest, org_slug: str) -> HttpResponse:
-    """A coder's own released findings, by encounter and by pattern key."""
+    """A coder's own released findings, newest first, by encounter; counts by pattern key.
+
+    `show=open` (the default while any wait for the coder) lists those waiting for an
+    answer, `show=all` every one; `pattern=` narrows to one pattern key.
+    """
     organization = request.organization
     coder = coder_for_user(organization=organization, user=request.user)
-    findings = _decorate(list(selectors.coder_feedback(organization=organization, coder=coder)))
+    mine = selectors.coder_feedback(organization=organization, coder=coder)
+    open_count = mine.filter(status=Finding.Status.RELEASED, active=True).count()
+    show = request.GET.get("show", "")
+    if show not in ("open", "all"):
+        show = "open" if open_count else "all"
+    pattern = request.GET.get("pattern", "")[:40]
+    listed = mine.filter(status=Finding.Status.RELEASED, active=True) if show == "open" else mine
+    if pattern:
+        listed = listed.filter(pattern=pattern)
+    listed = listed.order_by("-released_at", "encounter__external_id", "position")
+    page = Paginator(listed, FEEDBACK_PER_PAGE).get_page(request.GET.get("page"))
     by_encounter: OrderedDict[int, dict[str, Any]] = OrderedDict()
-    by_pattern: dict[str, int] = {}
-    for f in findings:
+    for f in _decorate(list(page.object_list)):
         group = by_encounter.setdefault(f.encounter_id, {"encounter": f.encounter, "findings": []})
         group["findings"].append(f)
-        if f.active:
-            by_pattern[f.pattern] = by_pattern.get(f.pattern, 0) + 1
     context = {
         "nav": "feedback",
         "coder": coder,
         "encounters": list(by_encounter.values()),
-        "patterns": sorted(by_pattern.items(), key=lambda kv: (-kv[1], kv[0])),
-        "open_count": sum(1 for f in findings if f.status == Finding.Status.RELEASED),
+        "page": page,
+        "show": show,
+        "pattern": pattern,
+        "query": urlencode({k: v for k, v in {"show": show, "pattern": pattern}.items() if v}),
+        "patterns": selectors.coder_patterns(findings=mine),
+        "open_count": open_count,
         "score_rows": _coder_scores(organization, coder),
         "sla_days": organization.response_sla_days,
     }
