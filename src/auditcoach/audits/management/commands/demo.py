@@ -3,8 +3,10 @@
 Creates the organization `demo-health`, one login per role plus a login for each of the 15
 roster coders (all with the password `demo-pass-2026`), facility base rates, and one audit
 per quarterly cycle imported through the ordinary import service: every cycle but the last
-is released, the last is still in review. When the organization exists already, it only
-prints the credentials again. Everything is written in one transaction.
+is released, the last is still in review. The released audits then get a coaching history
+(`auditcoach.demo.coaching`: answers, disputes, decisions, comments, education, dated
+after each release). When the organization exists already, it only prints the credentials
+again. Everything is written in one transaction.
 """
 
 import time
@@ -14,6 +16,7 @@ from typing import Any
 from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.test.utils import override_settings
 
 from auditcoach.accounts.models import Coder, Facility, Organization, Role, User
 from auditcoach.accounts.services import (
@@ -22,6 +25,7 @@ from auditcoach.accounts.services import (
     roster_get_or_create_many,
 )
 from auditcoach.audits.services import audit_import
+from auditcoach.demo.coaching import coaching_history
 from auditcoach.demo.generator import CODERS, FACILITIES, demo_workbooks, generate
 from auditcoach.library.seed import library_seed
 
@@ -29,6 +33,7 @@ SLUG = "demo-health"
 NAME = "Demo Health System"
 PASSWORD = "demo-pass-2026"
 URL = "http://127.0.0.1:8000"
+_NO_MAIL = {"default": {"BACKEND": "django.core.mail.backends.dummy.EmailBackend"}}
 
 # username -> (role, first name, last name); coders follow from the generator's roster.
 _STAFF: dict[str, tuple[Role, str, str]] = {
@@ -56,8 +61,8 @@ def _accounts() -> list[tuple[str, Role, str, str]]:
 class Command(BaseCommand):
     help = (
         "Load the demo organization 'Demo Health System' (demo-health) with synthetic "
-        "audits of four quarterly cycles and a login per role. Does nothing but print the "
-        "credentials when it exists already."
+        "audits of four quarterly cycles, a coaching history for the released ones and a "
+        "login per role. Does nothing but print the credentials when it exists already."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
@@ -100,7 +105,10 @@ class Command(BaseCommand):
             f"Generated {len(encounters):,} synthetic encounters in {len(workbooks)} cycles "
             f"(seed {seed})."
         )
-        with transaction.atomic():
+        # The coaching history notifies people in-app as the services always do, but its
+        # e-mails (sent on commit) would be about events months old, to made-up addresses:
+        # they go to the dummy backend.
+        with override_settings(MAILERS=_NO_MAIL), transaction.atomic():
             organization, created = organization_create(slug=SLUG, name=NAME)
             if not created:  # created by a concurrent run since the check above
                 self.stdout.write(f"The demo organization {SLUG} exists already.")
@@ -125,6 +133,11 @@ class Command(BaseCommand):
                     f"{'released' if released else 'in review'} "
                     f"({time.monotonic() - t0:.1f} s)"
                 )
+            t0 = time.monotonic()
+            history = coaching_history(organization=organization, seed=seed)
+            self.stdout.write(f"  Coaching history ({time.monotonic() - t0:.1f} s):")
+            for line in history.lines():
+                self.stdout.write(f"    {line}")
         elapsed = time.monotonic() - started
         self.stdout.write(self.style.SUCCESS(f"Loaded {NAME} ({SLUG}) in {elapsed:.1f} s."))
         self._credentials()
