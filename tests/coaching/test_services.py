@@ -303,3 +303,29 @@ def test_decide_refuses_an_undisputed_finding(audit: Audit, auditor: User) -> No
     with pytest.raises(TransitionError):
         finding_close(finding=f, actor=auditor)
     assert timedelta(0) <= (f.updated_at - f.created_at)
+
+
+def test_a_closed_overturn_stays_on_record_and_withdrawn_findings_do_not_move(
+    audit: Audit, auditor: User, coder_user: User, ana: Coder
+) -> None:
+    """The decision outlives the close: the coder still sees the reversal, and the §8
+    overturn counts can read it. A finding the coding no longer gives rise to cannot be
+    answered (only a decided one can still be closed)."""
+    from auditcoach.coaching.selectors import coder_feedback
+
+    audit_release(audit=audit, actor=auditor)
+    f = finding(audit, "HF-1", "REVISED", "DX")
+    dispute(f, coder_user)
+    finding_decide(finding=f, actor=auditor, decision="overturned", rationale="Not documented.")
+    f.refresh_from_db()
+    assert (f.status, f.decision, f.active) == (S.OVERTURNED, "overturned", False)
+    finding_close(finding=f, actor=auditor)
+    f.refresh_from_db()
+    assert (f.status, f.decision) == (S.CLOSED, "overturned")
+    assert coder_feedback(organization=audit.organization, coder=ana).filter(pk=f.pk).exists()
+    # A released finding withdrawn by a later re-derivation cannot be agreed any more.
+    other = finding(audit, "HF-1", "DELETED", "DX")
+    Finding.objects.filter(pk=other.pk).update(active=False)
+    other.refresh_from_db()
+    with pytest.raises(TransitionError, match="no longer arises"):
+        finding_agree(finding=other, actor=coder_user)

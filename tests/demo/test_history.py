@@ -157,7 +157,7 @@ def test_every_time_lies_between_the_release_and_now_in_order(demo: Organization
 
 @pytest.mark.django_db
 def test_overturned_findings_are_inactive_and_no_longer_scored(demo: Organization) -> None:
-    overturned = Finding.objects.filter(organization=demo, status=S.OVERTURNED)
+    overturned = Finding.objects.filter(organization=demo, decision=S.OVERTURNED)
     assert overturned.count() == _decisions(demo)[S.OVERTURNED]
     for finding in overturned.select_related("encounter__facility"):
         assert not finding.active

@@ -276,6 +276,9 @@ class Finding(models.Model):
     # left out of counts and lists of current findings.
     active = models.BooleanField(default=True)
     released_at = models.DateTimeField(null=True, blank=True)
+    # The decision on a dispute (upheld / overturned / modified; "" when none), kept after
+    # the finding is closed: an overturned finding is an auditor reversal for good.
+    decision = models.CharField(max_length=12, blank=True)
     error_category = models.CharField(max_length=60, blank=True)
     root_cause = models.CharField(max_length=24, choices=RootCause.choices, blank=True)
     rationale = models.TextField(blank=True)

@@ -33,8 +33,9 @@ S = Finding.Status
 AUDIT_SIDE = (Role.MANAGER, Role.AUDITOR)
 COMMENT_ROLES = (Role.MANAGER, Role.AUDITOR, Role.EDUCATOR, Role.CODER)
 
-RECORD = Q(active=True) | Q(status__in=[S.OVERTURNED, S.MODIFIED])
-"""Current findings plus decided ones kept as a record after the coding was restored."""
+RECORD = Q(active=True) | Q(decision__in=[S.OVERTURNED, S.MODIFIED])
+"""Current findings plus decided ones kept as a record after the coding was restored
+(closed or not)."""
 
 
 @dataclass(frozen=True, slots=True)

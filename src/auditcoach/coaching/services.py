@@ -114,6 +114,10 @@ def _transition(
             f"This finding is {current.get_status_display().lower()}; it cannot be "
             f"{K(kind).label.lower()} now."
         )
+    # A finding the coding no longer gives rise to (withdrawn by a later edit or an
+    # overturn) only moves on to closed, and only once decided.
+    if not current.active and not (kind == K.CLOSE and current.decision):
+        raise TransitionError("This finding no longer arises from the coding.")
     before = current.status
     finding.status = to
     finding.save(update_fields=["status", "updated_at"])
@@ -446,6 +450,8 @@ def finding_decide(
     event = _transition(
         finding, actor=actor, allowed=DECIDABLE, to=decision, kind=K.DECIDE, text=text, data=data
     )
+    finding.decision = decision
+    Finding.objects.filter(pk=finding.pk).update(decision=decision)
     encounter = finding.encounter
     review_status = encounter.review_status
     before_ids = set(encounter.findings.values_list("pk", flat=True))

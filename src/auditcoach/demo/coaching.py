@@ -541,18 +541,20 @@ def _escalate(world: _World, finding: Finding, actor: User, text: str) -> None:
 def _plan_close(world: _World, finding: Finding, *, after: datetime, auditor: User) -> None:
     """The auditor closes an agreed or decided finding 1–10 days after the last answer.
 
-    Overturned findings are left overturned: the reversal is their record, nothing waits on
-    them (the ageing list shows active findings only), and a closed inactive finding would
-    drop out of the coder's feedback (`coaching.selectors.RECORD` keeps inactive findings
-    only while overturned or modified).
+    Overturned findings are closed too: `Finding.decision` keeps the reversal on record
+    after the close, so the coder still sees it.
     """
     closed = _later(world.rng, after, (1, 10))
 
     def close() -> None:
-        finding.refresh_from_db(fields=["status", "active"])
-        if finding.status == S.OVERTURNED:
-            return
-        if finding.active and finding.status in {S.AGREED, S.UPHELD, S.MODIFIED}:
+        finding.refresh_from_db(fields=["status", "active", "decision"])
+        decided_inactive = not finding.active and finding.status == S.OVERTURNED
+        if (finding.active or decided_inactive) and finding.status in {
+            S.AGREED,
+            S.UPHELD,
+            S.MODIFIED,
+            S.OVERTURNED,
+        }:
             finding_close(finding=finding, actor=auditor)
             world.summary.outcomes["close"] += 1
         else:
