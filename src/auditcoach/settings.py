@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "auditcoach.notifications",
     "auditcoach.education",
     "auditcoach.analytics",
+    "auditcoach.overreads",
 ]
 
 MIDDLEWARE = [

@@ -11,4 +11,6 @@ urlpatterns = [
     path("o/<slug:org_slug>/education/", include("auditcoach.education.urls")),
     path("notifications/", include("auditcoach.notifications.urls")),
     path("o/<slug:org_slug>/coaching/", include("auditcoach.coaching.urls")),
+    path("o/<slug:org_slug>/analytics/", include("auditcoach.analytics.urls")),
+    path("o/<slug:org_slug>/overreads/", include("auditcoach.overreads.urls")),
 ]

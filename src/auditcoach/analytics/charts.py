@@ -98,7 +98,7 @@ def bar_chart(
             '<text class="chart-value" x="{}" y="{}">{}</text>',
             label_width - 8,
             _num(y + 11),
-            _clip(b.label, label_width // 6),
+            _clip(b.label, label_width // 7),
             label_width,
             _num(y),
             _num(plot),

@@ -31,6 +31,7 @@ from django.db.models.expressions import Combinable
 from django.db.models.functions import Coalesce, Collate, TruncDate
 
 from auditcoach.accounts.models import Organization
+from auditcoach.analytics.models import DashboardView
 from auditcoach.audits.models import Encounter, Finding
 from auditcoach.coaching.models import FindingEvent
 from auditcoach.education.models import EducationAssignment
@@ -420,3 +421,68 @@ def effectiveness(*, organization: Organization, coder: str = "") -> dict[int, E
         )
         for r in rows
     }
+
+
+# --------------------------------------------------------------------------- drill-down
+
+
+@dataclass(frozen=True, slots=True)
+class Drill:
+    """What a chart mark stands for, on top of the dashboard's filters: the findings behind
+    it. "" / False means no constraint."""
+
+    cycle: str = ""
+    pattern: str = ""
+    topic: str = ""
+    kind: str = ""
+    group: str = ""
+    root_cause: str = ""
+    repeat: bool = False  # only §8 repeat findings
+    disputed: bool = False  # released findings the coder disputed (decided or not)
+    overturned: bool = False  # findings overturned on dispute
+
+
+def drill_findings(
+    *, organization: Organization, filters: MetricFilters, drill: Drill
+) -> QuerySet[Finding]:
+    """The findings behind a chart mark. The §8 counted findings, except for dispute marks,
+    which start from every released finding (an overturned one is not counted)."""
+    if drill.disputed or drill.overturned:
+        qs = released_findings(organization=organization, filters=filters)
+        if drill.disputed:
+            qs = qs.filter(
+                Exists(FindingEvent.objects.filter(finding=OuterRef("pk"), kind=K.DISPUTE))
+            )
+        if drill.overturned:
+            qs = qs.filter(Q(decision=OVERTURNED) | Q(status=S.OVERTURNED))
+    else:
+        qs = _scoped_findings(organization, filters)
+    for field, lookup in (
+        ("cycle", "encounter__cycle"),
+        ("pattern", "pattern"),
+        ("topic", "topic"),
+        ("kind", "kind"),
+        ("group", "group"),
+        ("root_cause", "root_cause"),
+    ):
+        value = getattr(drill, field)
+        if value:
+            qs = qs.filter(**{lookup: value})
+    if drill.repeat:
+        qs = with_repeats(qs, organization=organization).filter(Q(is_repeat=True))
+    return qs.select_related(
+        "encounter", "encounter__coder", "encounter__audit", "encounter__provider"
+    ).order_by("-encounter__cycle", "encounter__external_id", "position")
+
+
+# --------------------------------------------------------------------------- saved views
+
+
+def dashboard_views(*, organization: Organization, user: Any) -> QuerySet[DashboardView]:
+    """The views a member may open: their own and those shared with the organization."""
+    return (
+        DashboardView.objects.filter(organization=organization)
+        .filter(Q(owner=user) | Q(shared=True))
+        .select_related("owner")
+        .order_by("name", "pk")
+    )

@@ -161,6 +161,13 @@ def score_totals(encounters: QuerySet[Encounter]) -> ScoreTotals:
     return totals_from_sums(encounters.aggregate(**_sum_fields()))
 
 
+def score_totals_by(encounters: QuerySet[Encounter], field: str) -> list[tuple[Any, ScoreTotals]]:
+    """The pooled §6 counts per value of `field` (e.g. "cycle"), in one grouped query,
+    sorted by that value."""
+    rows = encounters.order_by().values(field).annotate(**_sum_fields()).order_by(field)
+    return [(row[field], totals_from_sums(row)) for row in rows]
+
+
 def audit_scores(*, organization: Organization, audit: Audit) -> Scores:
     return scores(score_totals(Encounter.objects.filter(organization=organization, audit=audit)))
 

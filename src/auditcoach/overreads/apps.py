@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class OverreadsConfig(AppConfig):
+    name = "auditcoach.overreads"
+    label = "overreads"
