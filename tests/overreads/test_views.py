@@ -127,6 +127,41 @@ def test_the_blind_page_never_shows_the_first_auditors_work(
     assert "Alex Auditor" not in html
 
 
+def test_the_workspace_and_findings_stay_hidden_from_the_blind_reviewer(
+    client_for: ClientFor, hf1: Overread, second: User, auditor: User
+) -> None:
+    """Blindness is not only the overread's page: the encounter's workspace sends the
+    reviewer to the blind review, its workspace actions and the coaching pages of its
+    findings are refused, until the review is done; the first auditor is unaffected."""
+    from django.urls import reverse
+
+    from auditcoach.audits.models import Finding
+    from auditcoach.overreads.services import overread_complete
+
+    encounter = hf1.encounter
+    workspace = reverse(
+        "audits:encounter", kwargs={"org_slug": "north-health", "encounter_id": encounter.public_id}
+    )
+    client = client_for(second)
+    response = client.get(workspace)
+    assert response.status_code == 302
+    assert response["Location"] == url(hf1)
+    finding = Finding.objects.filter(encounter=encounter).first()
+    assert finding is not None
+    page = reverse(
+        "coaching:finding", kwargs={"org_slug": "north-health", "finding_id": finding.public_id}
+    )
+    assert client.get(page).status_code == 403
+    add = reverse(
+        "audits:line_add", kwargs={"org_slug": "north-health", "encounter_id": encounter.public_id}
+    )
+    assert client.post(add, {"system": "ICD10CM", "code": "E87.1"}).status_code == 403
+    assert client_for(auditor).get(workspace).status_code == 200
+    overread_complete(overread=hf1, actor=second)
+    assert client.get(workspace).status_code == 200
+    assert client.get(page).status_code == 200
+
+
 def test_the_first_auditor_and_managers_cannot_open_it_until_done(
     client_for: ClientFor, hf1: Overread, auditor: User, manager: User, second: User
 ) -> None:

@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 from uuid import UUID
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.http.response import HttpResponseBase
@@ -34,6 +35,7 @@ from auditcoach.accounts.permissions import (
 )
 from auditcoach.auditlog.services import log_view
 from auditcoach.audits import selectors
+from auditcoach.audits.blinding import blind_review_url
 from auditcoach.audits.forms import (
     DISPOSITION_LABELS,
     DISPOSITIONS,
@@ -1044,13 +1046,26 @@ def _workspace_response(request: OrgRequest, encounter: Encounter, **kwargs: Any
 
 
 def _encounter(request: OrgRequest, encounter_id: UUID) -> Encounter:
-    return selectors.encounter_get(organization=request.organization, public_id=encounter_id)
+    """The encounter, unless the member is reviewing it blind (an open overread): then its
+    audited work stays hidden (403 on the workspace's actions)."""
+    encounter = selectors.encounter_get(organization=request.organization, public_id=encounter_id)
+    if blind_review_url(request.user, encounter):
+        raise PermissionDenied("You are reviewing this encounter blind.")
+    return encounter
 
 
 @require_role(*AUDIT_READ_ROLES)
 @require_safe
-def encounter_workspace(request: OrgRequest, org_slug: str, encounter_id: UUID) -> HttpResponse:
-    encounter = _encounter(request, encounter_id)
+def encounter_workspace(request: OrgRequest, org_slug: str, encounter_id: UUID) -> HttpResponseBase:
+    encounter = selectors.encounter_get(organization=request.organization, public_id=encounter_id)
+    blind = blind_review_url(request.user, encounter)
+    if blind:
+        messages.info(
+            request,
+            "You are overreading this encounter blind: the first auditor's work stays hidden "
+            "until you finish your review.",
+        )
+        return redirect(blind)
     log_view(
         organization=request.organization,
         actor=request.user,

@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 from uuid import UUID
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import FileResponse, HttpResponse
 from django.http.response import HttpResponseBase
@@ -34,6 +35,7 @@ from auditcoach.accounts.permissions import (
 from auditcoach.accounts.selectors import coder_for_user
 from auditcoach.auditlog.services import log_view
 from auditcoach.audits import selectors as audit_selectors
+from auditcoach.audits.blinding import blind_review_url
 from auditcoach.audits.models import CodeLine, Encounter, Finding, education_route
 from auditcoach.audits.services import ConflictError
 from auditcoach.audits.views import ScoreRow, score_rows_of
@@ -186,9 +188,13 @@ def _finding_page(
 
 
 def _get(request: OrgRequest, finding_id: UUID) -> tuple[Finding, selectors.Access]:
-    return selectors.finding_for_member(
+    found = selectors.finding_for_member(
         organization=request.organization, membership=request.membership, public_id=finding_id
     )
+    # A finding is the first auditor's work: hidden from whoever reviews its encounter blind.
+    if blind_review_url(request.user, found[0].encounter):
+        raise PermissionDenied("You are reviewing this encounter blind.")
+    return found
 
 
 @require_role(*READ_ROLES)
