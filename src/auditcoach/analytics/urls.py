@@ -3,6 +3,7 @@
 from django.urls import path
 
 from auditcoach.analytics import views
+from auditcoach.analytics import views_people as people
 
 app_name = "analytics"
 
@@ -12,4 +13,8 @@ urlpatterns = [
     path("views/<uuid:view_id>/delete/", views.dashboard_delete, name="view_delete"),
     path("findings/", views.findings, name="findings"),
     path("encounters/", views.encounters, name="encounters"),
+    path("coders/", people.coders, name="coders"),
+    path("coders/<uuid:coder_id>/", people.scorecard, name="scorecard"),
+    path("me/", people.my_scorecard, name="my_scorecard"),
+    path("documentation/", people.documentation, name="documentation"),
 ]

@@ -130,12 +130,12 @@ def taxonomy_term_get(*, organization: Organization, public_id: uuid.UUID | str)
 
 
 def topic_labels(*, organization: Organization) -> dict[str, str]:
-    return {
-        t.code: t.label
-        for t in taxonomy_terms(
-            organization=organization, kind=TaxonomyKind.TOPIC, active_only=False
-        )
-    }
+    """Topic code → label, inactive ones included (one query; no defaults are created)."""
+    return dict(
+        TaxonomyTerm.objects.filter(organization=organization, kind=TaxonomyKind.TOPIC)
+        .order_by()
+        .values_list("code", "label")
+    )
 
 
 def finding_references(*, findings: Iterable[Finding]) -> dict[int, list[Reference]]:

@@ -25,6 +25,7 @@ from auditcoach.accounts.services import (
     roster_get_or_create_many,
 )
 from auditcoach.audits.services import audit_import
+from auditcoach.demo.annotate import annotate_findings
 from auditcoach.demo.coaching import coaching_history
 from auditcoach.demo.generator import CODERS, FACILITIES, demo_workbooks, generate
 from auditcoach.library.seed import library_seed
@@ -133,6 +134,8 @@ class Command(BaseCommand):
                     f"{'released' if released else 'in review'} "
                     f"({time.monotonic() - t0:.1f} s)"
                 )
+            annotated = annotate_findings(organization=organization)
+            self.stdout.write(f"  Auditor's annotations on {annotated:,} findings.")
             t0 = time.monotonic()
             history = coaching_history(organization=organization, seed=seed)
             self.stdout.write(f"  Coaching history ({time.monotonic() - t0:.1f} s):")
