@@ -52,7 +52,7 @@ def test_from_a_chart_bar_to_the_findings_behind_it(
     # Keep this arrangement: only the accuracy and pattern widgets, shared.
     page.locator("#customize summary").click()
     for title in ("Code errors: p-chart", "Repeat findings by cycle", "Time to resolution",
-                  "Disputes and overturns by auditor", "Education"):  # fmt: skip
+                  "Disputes and overturns by auditor", "Education", "Auditor consistency"):  # fmt: skip
         page.get_by_role("checkbox", name=title, exact=True).uncheck()
     page.get_by_label("Name").fill("Ben's accuracy")
     page.get_by_label("Share with the organization").check()

@@ -121,3 +121,25 @@ def test_page_numbers(client_for: ClientFor, manager: User) -> None:
     # A cycle with no overreads shows undefined numbers, not errors.
     other = client.get("/o/north-health/overreads/consistency/?cycle=2025-Q1").content.decode()
     assert row(other, "All overreads") == "0 — 0/0 — — — — —"
+
+
+@pytest.mark.usefixtures("five")
+def test_the_dashboard_widget_shows_the_same_numbers(
+    client_for: ClientFor, manager: User, viewer: User
+) -> None:
+    """The organization dashboard's consistency widget: 8/11 codes agreed, κ DRG 0.33,
+    κ findings 0.17, weighted κ E/M 0.67 (worked above), with each auditor's row."""
+    from django.urls import reverse
+
+    url = reverse("analytics:dashboard", kwargs={"org_slug": "north-health"})
+    html = client_for(viewer).get(url).content.decode()
+    widget = html[html.index('id="widget-consistency"') :]
+    widget = widget[: widget.index("</section>")]
+    assert "72.7%" in widget  # 8/11
+    assert "8/11" in widget
+    assert "0.33" in widget
+    assert "0.17" in widget
+    assert "0.67" in widget
+    assert "Bea Second" in widget
+    assert "Cy Third" in widget
+    assert reverse("overreads:consistency", kwargs={"org_slug": "north-health"}) in widget

@@ -413,6 +413,66 @@ def education(ctx: Context) -> Widget:
     return w
 
 
+def _kappa(k: float | None) -> str:
+    return "—" if k is None else f"{k:.2f}"
+
+
+def consistency(ctx: Context) -> Widget:
+    """Auditor consistency from finished blind overreads (DESIGN §8): code agreement with
+    its interval, Cohen's kappa on the final DRG and on "record has findings", weighted
+    kappa on the E/M level; per auditor in the table. Filters other than the cycle range's
+    single cycle do not apply (overreads are few; the consistency page has the detail)."""
+    from auditcoach.overreads.selectors import consistency_report
+
+    cycle = ctx.filters.cycle_from if ctx.filters.cycle_from == ctx.filters.cycle_to else ""
+    report = consistency_report(ctx.organization, cycle=cycle)
+    url = reverse("overreads:consistency", kwargs={"org_slug": ctx.organization.slug})
+    w = Widget(
+        "consistency",
+        "Auditor consistency",
+        "finished blind overreads" + (f", cycle {cycle}" if cycle else ""),
+        more=("Consistency by auditor and topic", url),
+    )
+    overall = report.overall
+    if not overall.overreads:
+        w.empty = "No finished overreads yet: managers set overread plans per auditor and cycle."
+        return w
+    w.stats = [
+        Stat(
+            "Code agreement",
+            _pct(overall.code_agreement),
+            f"{overall.code_agreement.successes}/{overall.code_agreement.n} · 95% CI "
+            f"{_ci(overall.code_agreement)}",
+            href=url,
+        ),
+        Stat("κ final DRG", _kappa(overall.drg_kappa), f"{overall.overreads} overreads"),
+        Stat("κ has findings", _kappa(overall.findings_kappa)),
+        Stat("Weighted κ E/M level", _kappa(overall.em_weighted_kappa)),
+    ]
+    w.headers = ["Auditor", "Overreads", "Code agreement", "κ DRG", "κ findings"]
+    bars = []
+    for name, c in report.by_auditor.items():
+        bars.append(
+            Bar(
+                name,
+                c.code_agreement.value or 0.0,
+                href=url,
+                detail=f"{c.code_agreement.successes}/{c.code_agreement.n} codes agreed",
+            )
+        )
+        w.rows.append(
+            [
+                Cell(name),
+                Cell(str(c.overreads), num=True),
+                Cell(_pct(c.code_agreement), num=True),
+                Cell(_kappa(c.drg_kappa), num=True),
+                Cell(_kappa(c.findings_kappa), num=True),
+            ]
+        )
+    w.chart = bar_chart(bars, label="Code agreement by auditor", label_width=120)
+    return w
+
+
 WIDGETS: Final[dict[str, tuple[str, Callable[[Context], Widget]]]] = {
     "accuracy": ("Accuracy by cycle", accuracy_by_cycle),
     "pchart": ("Code errors: p-chart", p_chart),
@@ -421,6 +481,7 @@ WIDGETS: Final[dict[str, tuple[str, Callable[[Context], Widget]]]] = {
     "resolution": ("Time to resolution", resolution),
     "disputes": ("Disputes and overturns by auditor", disputes),
     "education": ("Education", education),
+    "consistency": ("Auditor consistency", consistency),
 }
 """Every widget, in the default dashboard's order."""
 
