@@ -207,6 +207,7 @@ def _scorecard_context(request: OrgRequest, card: Scorecard, *, own: bool) -> di
         for c in card.cycles
     ]
     return {
+        "topic_labels": topic_labels(organization=request.organization),
         "card": card,
         "own": own,
         "accuracy_chart": _accuracy_chart(
