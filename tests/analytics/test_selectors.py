@@ -483,3 +483,97 @@ def test_sql_equals_reference(
         check_all(org, filters)
         check_education(org)
         transaction.set_rollback(True)
+
+
+# --------------------------------------------------------------------------- set-based SQL
+
+
+def test_latest_decision_wins_and_ties_go_to_the_later_event(org: Organization) -> None:
+    # Two disputed findings, each decided twice: the latest decision counts. For the second
+    # the two decisions share a timestamp, so the later event (higher id) is the latest.
+    build(
+        org,
+        [
+            E("ana", "2026-Q1", True, 2, 2, findings=[
+                F("ADDED:DX:E87", "", "upheld", True, response_h=1, disputed=True),
+                F("REVISED:DX:I50", "", "upheld", True, response_h=1, disputed=True),
+            ]),
+        ],
+    )  # fmt: skip
+    first, second = Finding.objects.filter(organization=org).order_by("position")
+    for finding, hours in ((first, 3), (second, 2)):
+        for to in ("overturned", "upheld"):
+            FindingEvent.objects.create(
+                organization=org, finding=finding, kind="decide", to_status=to,
+                at=T0 + timedelta(hours=2 if to == "overturned" else hours),
+            )  # fmt: skip
+    rates = selectors.dispute_rates_by(organization=org, by="auditor")
+    assert (rates["raj"].overturn.successes, rates["raj"].overturn.n) == (0, 2)
+    assert (rates["raj"].dispute.successes, rates["raj"].dispute.n) == (2, 2)
+    check_all(org)
+
+
+def test_repeats_look_back_exactly_two_of_the_coders_cycles(org: Organization) -> None:
+    # ana: E87 in Q1 only; Q2, Q3 and Q4 have other findings. E87 again in 2026Q2 (which
+    # sorts after 2026-Q4): Q1 is four of ana's cycles back, so not a repeat; ben's E87 in
+    # Q3 is another coder's. I50 in Q4 repeats Q2's (two back); 2026Q2's I50 repeats Q4's.
+    build(
+        org,
+        [
+            E("ana", "2026-Q1", True, 2, 1, findings=[F("ADDED:DX:E87", "", "released", True)]),
+            E("ana", "2026-Q2", True, 2, 1, findings=[F("REVISED:DX:I50", "", "released", True)]),
+            E("ana", "2026-Q3", True, 2, 1, findings=[F("DRG_CHANGED:-:-", "", "agreed", True)]),
+            E("ben", "2026-Q3", True, 2, 1, findings=[F("ADDED:DX:E87", "", "agreed", True)]),
+            E("ana", "2026-Q4", True, 2, 1, findings=[F("REVISED:DX:I50", "", "agreed", True)]),
+            E("ana", "2026Q2", True, 2, 2, findings=[
+                F("ADDED:DX:E87", "", "released", True),
+                F("REVISED:DX:I50", "", "released", True),
+            ]),
+        ],
+    )  # fmt: skip
+    report = selectors.cycle_report(organization=org)
+    ana = dict(report.coders)["ana"]
+    assert [(c.cycle, c.findings, c.repeat_findings) for c in ana.cycles] == [
+        ("2026-Q1", 1, 0),
+        ("2026-Q2", 1, 0),
+        ("2026-Q3", 1, 0),
+        ("2026-Q4", 1, 1),
+        ("2026Q2", 2, 1),
+    ]
+    repeats = selectors.drill_findings(
+        organization=org, filters=NO_FILTERS, drill=selectors.Drill(repeat=True)
+    )
+    assert sorted((f.encounter.cycle, f.pattern) for f in repeats) == [
+        ("2026-Q4", "REVISED:DX:I50"),
+        ("2026Q2", "REVISED:DX:I50"),
+    ]
+    check_all(org)
+    check_all(org, MetricFilters(cycle_from="2026-Q4"))
+
+
+def test_metric_selectors_run_a_fixed_number_of_queries(
+    org: Organization, django_assert_num_queries: Any
+) -> None:
+    # Set-based: the number of queries does not depend on the rows (no per-row work).
+    build(
+        org,
+        [
+            E("ana", "2026-Q1", True, 2, 1, day=2, findings=[
+                F("ADDED:DX:E87", "", "closed", True, response_h=5, close_h=9),
+                F("REVISED:DX:I50", "t1", "upheld", True, response_h=7, disputed=True,
+                  decision="upheld", close_h=30),
+            ]),
+            E("ana", "2026-Q2", True, 2, 1, day=20, findings=[
+                F("ADDED:DX:E87", "t1", "released", True),
+            ]),
+        ],
+        [A("ana", "ADDED:DX:E87", "", 12, 9), A("ana", "", "t1", 12, 10)],
+    )  # fmt: skip
+    with django_assert_num_queries(1):  # the totals and the nearest ranks together
+        selectors.resolution(organization=org, now=NOW)
+    with django_assert_num_queries(1):
+        selectors.dispute_rates_by(organization=org, by="kind")
+    with django_assert_num_queries(1):
+        selectors.effectiveness(organization=org)
+    check_all(org)
+    check_education(org)

@@ -1,9 +1,12 @@
 """DESIGN §8 metrics computed by the database, always starting from the organization.
 
-Each selector aggregates in SQL (`values().annotate()`, `Exists`, `Subquery`) and hands the
-small per-group rows to the plain rules of `auditcoach.engine.metrics` / `engine.stats`;
-no Python loop runs over finding or encounter rows. `tests/analytics` checks every selector
-against the engine's plain-Python reference on the same data, on SQLite and PostgreSQL.
+Each selector aggregates in SQL and hands the small per-group rows to the plain rules of
+`auditcoach.engine.metrics` / `engine.stats`; no Python loop runs over finding or encounter
+rows. The queries are set-based: grouped joins, uncorrelated `IN` sets and window functions
+over whole tables (raw SQL with CTEs where the ORM cannot say it: repeats, nearest ranks,
+education effectiveness), never a subquery evaluated once per finding or encounter.
+`tests/analytics` checks every selector against the engine's plain-Python reference on the
+same data, on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -15,20 +18,24 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import (
+    Case,
     Count,
     DurationField,
     Exists,
     ExpressionWrapper,
     F,
+    IntegerField,
+    Min,
     OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Sum,
     Value,
+    When,
+    Window,
 )
-from django.db.models.expressions import Combinable
-from django.db.models.functions import Coalesce, Collate, TruncDate
+from django.db.models.expressions import Combinable, RawSQL
+from django.db.models.functions import Collate, RowNumber, TruncDate
 
 from auditcoach.accounts.models import Organization
 from auditcoach.analytics.models import DashboardView
@@ -128,37 +135,70 @@ def _scoped_findings(organization: Organization, filters: MetricFilters) -> Quer
     return _cycle_bounds(qs, filters, "encounter__cycle")
 
 
-def with_repeats(qs: QuerySet[Finding], *, organization: Organization) -> QuerySet[Finding]:
-    """Annotate `is_repeat` (DESIGN §8) on counted findings.
+def _table(model: Any) -> str:
+    return str(connection.ops.quote_name(model._meta.db_table))
 
-    The coder's cycle list is the sorted distinct cycles of the coder's released
-    encounters; the two cycles before t are those between the label two back (`back2`,
-    the 2nd largest label below t, or none) and t. A prior is a counted finding of the same
-    coder there with the same pattern key, or the same (non-empty) topic.
+
+def _c_collation() -> str:
+    # Plain character order for cycle labels in raw SQL (see `_collated`).
+    return ' COLLATE "C"' if connection.vendor == "postgresql" else ""
+
+
+def _repeat_ids(organization: Organization) -> RawSQL:
+    """The primary keys of the organization's repeat findings (DESIGN §8), set-based.
+
+    Each coder's cycle list is dense-ranked (plain character order) over the distinct
+    cycles of the coder's released encounters; every counted finding carries the rank of
+    its cycle. A (coder, rank, pattern) seen at rank r is "seen" at ranks r + 1 and r + 2,
+    and likewise for non-empty topics; a counted finding is a repeat when its own (coder,
+    rank, pattern) or (coder, rank, topic) was seen (semi-joins: no DISTINCT needed; an id
+    may appear twice, which `IN (…)` ignores). Over the coder's whole history: the caller
+    narrows the findings it reports, never the priors.
     """
-    back2 = Subquery(
-        Encounter.objects.filter(
-            organization=organization,
-            coder=OuterRef("encounter__coder"),
-            released_at__isnull=False,
+    enc, fnd = _table(Encounter), _table(Finding)
+    # `cf` is `counted_findings`, inlined (with the coder and the rank of the cycle).
+    sql = f"""
+        WITH ranks AS (
+            SELECT d.coder_id, d.cycle,
+                   DENSE_RANK() OVER (PARTITION BY d.coder_id ORDER BY d.cycle{_c_collation()}) AS rk
+            FROM (
+                SELECT DISTINCT coder_id, cycle FROM {enc}
+                WHERE organization_id = %s AND released_at IS NOT NULL AND coder_id IS NOT NULL
+            ) AS d
+        ),
+        cf AS (
+            SELECT f.id, r.coder_id, r.rk, f.pattern, f.topic
+            FROM {fnd} AS f
+            JOIN {enc} AS e ON e.id = f.encounter_id
+            JOIN ranks AS r ON r.coder_id = e.coder_id AND r.cycle = e.cycle
+            WHERE f.organization_id = %s AND f.active = %s AND f.status NOT IN (%s, %s)
+              AND e.released_at IS NOT NULL
+        ),
+        seen_p AS (
+            SELECT coder_id, rk + 1 AS rk, pattern FROM cf
+            UNION ALL SELECT coder_id, rk + 2 AS rk, pattern FROM cf
+        ),
+        seen_t AS (
+            SELECT coder_id, rk + 1 AS rk, topic FROM cf WHERE topic <> ''
+            UNION ALL SELECT coder_id, rk + 2 AS rk, topic FROM cf WHERE topic <> ''
         )
-        .alias(c=_collated("cycle"))
-        .filter(c__lt=OuterRef("encounter__cycle"))
-        .annotate(label=_collated("cycle"))
-        .values("label")
-        .distinct()
-        .order_by("-label")[1:2]
-    )
-    priors = (
-        counted_findings(organization=organization)
-        .filter(encounter__coder=OuterRef("encounter__coder"))
-        .alias(c=_collated("encounter__cycle"))
-        .filter(c__lt=OuterRef("encounter__cycle"), c__gte=OuterRef("back2"))
-        .filter(Q(pattern=OuterRef("pattern")) | (Q(topic=OuterRef("topic")) & ~Q(topic="")))
-    )
-    return qs.annotate(back2=Coalesce(back2, Value(""))).annotate(
-        is_repeat=Exists(priors) & Q(encounter__coder__isnull=False)
-    )
+        SELECT cf.id FROM cf WHERE EXISTS (
+            SELECT 1 FROM seen_p AS s
+            WHERE s.coder_id = cf.coder_id AND s.rk = cf.rk AND s.pattern = cf.pattern
+        )
+        UNION ALL
+        SELECT cf.id FROM cf WHERE cf.topic <> '' AND EXISTS (
+            SELECT 1 FROM seen_t AS s
+            WHERE s.coder_id = cf.coder_id AND s.rk = cf.rk AND s.topic = cf.topic
+        )
+    """
+    return RawSQL(sql, (organization.pk, organization.pk, True, S.DRAFT, S.OVERTURNED))
+
+
+def with_repeats(qs: QuerySet[Finding], *, organization: Organization) -> QuerySet[Finding]:
+    """Annotate `is_repeat` (DESIGN §8) on counted findings: membership in the
+    organization's repeat set (`_repeat_ids`), one uncorrelated subquery."""
+    return qs.annotate(is_repeat=Q(pk__in=_repeat_ids(organization)))
 
 
 _CODES = F("dx_audited") + F("px_audited") + F("line_audited")
@@ -215,8 +255,11 @@ def released_findings(
     """Findings released to their coder in the slice: not drafts, and active or overturned
     (now, or by a decision before it was closed); a finding withdrawn by a later edit has
     no resolution to time."""
-    overturned = Exists(
-        FindingEvent.objects.filter(finding=OuterRef("pk"), kind=K.DECIDE, to_status=OVERTURNED)
+    # An uncorrelated IN (one hashed pass over the decide events), not a per-row EXISTS.
+    overturned = Q(
+        pk__in=FindingEvent.objects.filter(
+            organization=organization, kind=K.DECIDE, to_status=OVERTURNED
+        ).values("finding_id")
     )
     qs = (
         Finding.objects.filter(organization=organization, released_at__isnull=False)
@@ -225,14 +268,6 @@ def released_findings(
         .filter(_encounter_q(filters, "encounter__"))
     )
     return _cycle_bounds(qs, filters, "encounter__cycle")
-
-
-def _first_event_at(*kinds: str) -> Subquery:
-    return Subquery(
-        FindingEvent.objects.filter(finding=OuterRef("pk"), kind__in=kinds)
-        .order_by("at", "pk")
-        .values("at")[:1]
-    )
 
 
 def _nearest_rank(qs: QuerySet[Any], field: str, n: int, q: float) -> Any:
@@ -256,50 +291,103 @@ def resolution(
     """Time to resolution (DESIGN §8) with the organization's SLA."""
     sla_days = organization.response_sla_days
     sla = timedelta(days=sla_days)
+    # The first answer and the first close per finding: one grouped join over the events
+    # (MIN of `at`, as the first event ordered by `at`), no correlated subquery.
     qs = released_findings(organization=organization, filters=filters).annotate(
-        responded_at=_first_event_at(K.AGREE, K.DISPUTE),
-        closed_at=_first_event_at(K.CLOSE),
+        responded_at=Min("events__at", filter=Q(events__kind__in=[K.AGREE, K.DISPUTE])),
+        closed_at=Min("events__at", filter=Q(events__kind=K.CLOSE)),
     )
     qs = qs.annotate(
         to_response=ExpressionWrapper(F("responded_at") - F("released_at"), DurationField()),
         to_close=ExpressionWrapper(F("closed_at") - F("released_at"), DurationField()),
     )
     is_open = Q(status__in=list(OPEN_STATUSES), active=True)
-    buckets: dict[str, Any] = {}
+    conditions: dict[str, Q] = {
+        "responded": Q(responded_at__isnull=False),
+        "closed": Q(closed_at__isnull=False),
+        "in_time": Q(responded_at__isnull=False, to_response__lte=sla),
+        "known": Q(responded_at__isnull=False) | Q(released_at__lt=now - sla),
+        "open": is_open,
+        "overdue": is_open & Q(released_at__lte=now - timedelta(days=sla_days + 1)),
+    }
+    labels = []
     for i, (lo, hi) in enumerate(AGEING_BUCKETS):
         q = is_open
         if i > 0:
             q &= Q(released_at__lte=now - timedelta(days=lo))
         if hi is not None:
             q &= Q(released_at__gt=now - timedelta(days=hi + 1))
-        buckets[bucket_label(lo, hi)] = Count("pk", filter=q)
-    totals = qs.aggregate(
-        responded=Count("pk", filter=Q(responded_at__isnull=False)),
-        closed=Count("pk", filter=Q(closed_at__isnull=False)),
-        in_time=Count("pk", filter=Q(responded_at__isnull=False, to_response__lte=sla)),
-        known=Count("pk", filter=Q(responded_at__isnull=False) | Q(released_at__lt=now - sla)),
-        open=Count("pk", filter=is_open),
-        overdue=Count(
-            "pk", filter=is_open & Q(released_at__lte=now - timedelta(days=sla_days + 1))
-        ),
-        **buckets,
+        labels.append(bucket_label(lo, hi))
+        conditions[labels[-1]] = q
+    totals, ranks = _totals_and_ranks(
+        qs, conditions, {"to_response": "responded", "to_close": "closed"}, (0.5, 0.9)
     )
-    answered = qs.filter(responded_at__isnull=False)
-    closed = qs.filter(closed_at__isnull=False)
     return Resolution(
         responded=totals["responded"],
-        response_median_hours=_hours(
-            _nearest_rank(answered, "to_response", totals["responded"], 0.5)
-        ),
-        response_p90_hours=_hours(_nearest_rank(answered, "to_response", totals["responded"], 0.9)),
+        response_median_hours=_hours(ranks[("to_response", 0.5)]),
+        response_p90_hours=_hours(ranks[("to_response", 0.9)]),
         within_sla=Proportion(totals["in_time"], totals["known"]),
         closed=totals["closed"],
-        close_median_hours=_hours(_nearest_rank(closed, "to_close", totals["closed"], 0.5)),
-        close_p90_hours=_hours(_nearest_rank(closed, "to_close", totals["closed"], 0.9)),
+        close_median_hours=_hours(ranks[("to_close", 0.5)]),
+        close_p90_hours=_hours(ranks[("to_close", 0.9)]),
         open=totals["open"],
         overdue=totals["overdue"],
-        ageing={label: totals[label] for label in buckets},
+        ageing={label: totals[label] for label in labels},
     )
+
+
+def _totals_and_ranks(
+    qs: QuerySet[Any],
+    conditions: dict[str, Q],
+    durations: dict[str, str],
+    quantiles: tuple[float, ...],
+) -> tuple[dict[str, int], dict[tuple[str, float], timedelta | None]]:
+    """One statement over the per-finding rows of `qs` (computed once, a CTE): the number
+    of rows meeting each condition, and the nearest-rank quantiles of each duration
+    annotation (`durations`: field → the condition counting its non-null values). The
+    durations are numbered with ROW_NUMBER() OVER (ORDER BY value, pk); only the rows
+    within 2 of q·n come back, and the rank ⌈q·n⌉ is picked here, as `nearest_rank` does."""
+    quote = connection.ops.quote_name
+    flags = {
+        f"_t{i}": Case(When(q, then=Value(1)), default=Value(0), output_field=IntegerField())
+        for i, q in enumerate(conditions.values())
+    }
+    columns = {f"_d{i}": F(field) for i, field in enumerate(durations)}
+    inner, params = (qs.order_by().values(_pk=F("pk"), **columns, **flags).query).sql_with_params()
+    sums = ", ".join(f"SUM(d.{quote(name)})" for name in flags)
+    near = " OR ".join(["(x.rn BETWEEN %s * x.n - 2 AND %s * x.n + 2)"] * len(quantiles))
+    near_params = [v for q in quantiles for v in (q, q)]
+    parts, part_params = [], []
+    for i, col in enumerate(columns):
+        parts.append(
+            f"SELECT {i} AS which, x.rn, x.v FROM ("
+            f"SELECT d.{quote(col)} AS v, COUNT(*) OVER () AS n, "
+            f"ROW_NUMBER() OVER (ORDER BY d.{quote(col)}, d.{quote('_pk')}) AS rn "
+            f"FROM d WHERE d.{quote(col)} IS NOT NULL) AS x WHERE {near}"
+        )
+        part_params += near_params
+    sql = (
+        f"WITH d AS ({inner}), t AS (SELECT {sums} FROM d), "
+        f"r AS ({' UNION ALL '.join(parts)}) "
+        f"SELECT t.*, r.which, r.rn, r.v FROM t LEFT JOIN r ON 1 = 1"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *part_params])
+        rows = cursor.fetchall()
+    totals = {name: rows[0][i] or 0 for i, name in enumerate(conditions)}
+    found = {(row[-3], row[-2]): row[-1] for row in rows if row[-3] is not None}
+    ranks: dict[tuple[str, float], timedelta | None] = {}
+    for i, (field, count) in enumerate(durations.items()):
+        n = totals[count]
+        for q in quantiles:
+            value = found[(i, _rank_k(n, q))] if n else None
+            # SQLite returns a duration as microseconds (Django's `django_timestamp_diff`).
+            ranks[(field, q)] = timedelta(microseconds=value) if isinstance(value, int) else value
+    return totals, ranks
+
+
+def _rank_k(n: int, q: float) -> int:
+    return max(1, math.ceil(q * n - 1e-12))
 
 
 # --------------------------------------------------------------------------- disputes
@@ -311,25 +399,31 @@ def dispute_rates_by(
     """Dispute and overturn rates per `auditor` (the encounter's auditor name) or per
     `kind`: disputed / released, overturned / decided disputes."""
     key = {"auditor": "encounter__auditor_name", "kind": "kind"}[by]
-    decision = Subquery(
-        FindingEvent.objects.filter(finding=OuterRef("pk"), kind=K.DECIDE)
-        .order_by("-at", "-pk")
-        .values("to_status")[:1]
+    # Three uncorrelated sets of finding ids, each one pass over the events (hashed `IN`):
+    # ever disputed; with a decision; whose latest decision (by `at`, then id) overturned.
+    events = FindingEvent.objects.filter(organization=organization)
+    disputed = Q(pk__in=events.filter(kind=K.DISPUTE).values("finding_id"))
+    decided = Q(pk__in=events.filter(kind=K.DECIDE).values("finding_id"))
+    latest = events.filter(kind=K.DECIDE).annotate(
+        latest=Window(
+            RowNumber(), partition_by=[F("finding_id")], order_by=[F("at").desc(), F("pk").desc()]
+        )
+    )
+    # (the window filter first, then the status: a status filter beside the window filter
+    # would be applied before the numbering)
+    overturned = Q(
+        pk__in=events.filter(
+            pk__in=latest.filter(latest=1).values("pk"), to_status=OVERTURNED
+        ).values("finding_id")
     )
     rows = (
         released_findings(organization=organization, filters=filters)
-        .annotate(
-            ever_disputed=Exists(
-                FindingEvent.objects.filter(finding=OuterRef("pk"), kind=K.DISPUTE)
-            ),
-            last_decision=decision,
-        )
         .values(key)
         .annotate(
             released=Count("pk"),
-            n_disputed=Count("pk", filter=Q(ever_disputed=True)),
-            decided=Count("pk", filter=Q(ever_disputed=True, last_decision__isnull=False)),
-            overturned=Count("pk", filter=Q(ever_disputed=True, last_decision=OVERTURNED)),
+            n_disputed=Count("pk", filter=disputed),
+            decided=Count("pk", filter=disputed & decided),
+            overturned=Count("pk", filter=disputed & overturned),
         )
         .order_by(key)
     )
@@ -376,50 +470,71 @@ def engagement(*, organization: Organization, today: date, coder: str = "") -> E
 def effectiveness(*, organization: Organization, coder: str = "") -> dict[int, Effectiveness]:
     """Per completed assignment (by primary key): the coder's incidence of the pattern (or
     topic) in released encounters discharged before vs after the completion date, with the
-    pooled two-proportion z-test. One query: four correlated counts per assignment."""
-    enc = Encounter.objects.filter(
-        organization=organization,
-        released_at__isnull=False,
-        coder=OuterRef("coder"),
-    )
-    hit = (
-        counted_findings(organization=organization)
-        .filter(encounter=OuterRef("pk"))
-        .filter(
-            (~Q(pattern="") & Q(pattern=OuterRef(OuterRef("pattern_key"))))
-            | (~Q(topic="") & Q(topic=OuterRef(OuterRef("topic"))))
-        )
-    )
+    pooled two-proportion z-test.
 
-    def count(q: Q, with_hit: bool) -> Coalesce:
-        sub = enc.filter(q)
-        if with_hit:
-            sub = sub.filter(Exists(hit))
-        return Coalesce(Subquery(sub.values("coder").annotate(n=Count("pk")).values("n")[:1]), 0)
-
-    before = Q(discharge_date__lt=OuterRef("completed_on"))
-    after = Q(discharge_date__gt=OuterRef("completed_on"))
-    rows = (
+    One set-based query: the completed assignments (`a`, with the completion date in the
+    site's time zone) joined once to their coder's released encounters, and to `hit`, the
+    distinct (assignment, encounter) pairs where the encounter has a counted finding of the
+    assignment's pattern (or non-empty topic); conditional sums count before and after.
+    """
+    assignments, a_params = (
         _assignments(organization, coder)
         .filter(completed_at__isnull=False)
-        .annotate(completed_on=TruncDate("completed_at"))
-        .annotate(
-            before_n=count(before, False),
-            before_hit=count(before, True),
-            after_n=count(after, False),
-            after_hit=count(after, True),
+        .order_by()
+        .values(
+            a_id=F("pk"),
+            a_coder=F("coder_id"),
+            a_on=TruncDate("completed_at"),
+            a_pattern=F("pattern_key"),
+            a_topic=F("topic"),
         )
-        .values("pk", "before_n", "before_hit", "after_n", "after_hit")
+        .query.sql_with_params()
     )
-    return {
-        r["pk"]: Effectiveness(
-            before=Proportion(r["before_hit"], r["before_n"]),
-            after=Proportion(r["after_hit"], r["after_n"]),
-            test=two_proportion_z_test(
-                r["before_hit"], r["before_n"], r["after_hit"], r["after_n"]
-            ),
+    enc, fnd = _table(Encounter), _table(Finding)
+    sql = f"""
+        WITH a AS ({assignments}),
+        e AS (
+            SELECT id, coder_id, discharge_date FROM {enc}
+            WHERE organization_id = %s AND released_at IS NOT NULL
+              AND coder_id IN (SELECT a_coder FROM a)
+        ),
+        cf AS (
+            SELECT f.encounter_id, e.coder_id, f.pattern, f.topic
+            FROM {fnd} AS f JOIN e ON e.id = f.encounter_id
+            WHERE f.organization_id = %s AND f.active = %s AND f.status NOT IN (%s, %s)
+        ),
+        hit AS (
+            SELECT a.a_id, cf.encounter_id FROM a
+            JOIN cf ON cf.coder_id = a.a_coder AND cf.pattern = a.a_pattern
+            WHERE a.a_pattern <> ''
+            UNION
+            SELECT a.a_id, cf.encounter_id FROM a
+            JOIN cf ON cf.coder_id = a.a_coder AND cf.topic = a.a_topic
+            WHERE a.a_topic <> ''
         )
-        for r in rows
+        SELECT a.a_id,
+            SUM(CASE WHEN e.discharge_date < a.a_on THEN 1 ELSE 0 END),
+            SUM(CASE WHEN e.discharge_date < a.a_on AND hit.a_id IS NOT NULL THEN 1 ELSE 0 END),
+            SUM(CASE WHEN e.discharge_date > a.a_on THEN 1 ELSE 0 END),
+            SUM(CASE WHEN e.discharge_date > a.a_on AND hit.a_id IS NOT NULL THEN 1 ELSE 0 END)
+        FROM a
+        LEFT JOIN e ON e.coder_id = a.a_coder
+        LEFT JOIN hit ON hit.a_id = a.a_id AND hit.encounter_id = e.id
+        GROUP BY a.a_id
+    """
+    params = (
+        *a_params, organization.pk, organization.pk, True, S.DRAFT, S.OVERTURNED
+    )  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return {
+        pk: Effectiveness(
+            before=Proportion(before_hit, before_n),
+            after=Proportion(after_hit, after_n),
+            test=two_proportion_z_test(before_hit, before_n, after_hit, after_n),
+        )
+        for pk, before_n, before_hit, after_n, after_hit in rows
     }
 
 
