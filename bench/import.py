@@ -5,7 +5,8 @@ Prints, from one run per database on the same workbook:
   folder (`encounters.csv`, `codes.csv`) with `write_workbook_csv`;
 - the import, the real path: `read_workbook` (parsing + validation) and then
   `audit_import` (engine derivation with DRG grouping, pricing and code checks; rosters;
-  encounter, code-line and finding rows through Django's `bulk_create`; one transaction)
+  encounter, code-line and finding rows as tuples through `audits.bulk.RowWriter`:
+  `executemany` on SQLite, `COPY` on PostgreSQL; one transaction)
   into a freshly migrated database; seconds and rows/s;
 - the database's own bulk load of the same rows: the encounter, code-line and finding rows
   the import wrote, read back from the tables as plain tuples, the three tables emptied,

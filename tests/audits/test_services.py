@@ -1,6 +1,7 @@
 """The audits services: import, derivation stored for SQL, edits with optimistic locking."""
 
 import shutil
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from django.core.management.base import CommandError
 from auditcoach.accounts.models import Coder, Facility, Organization, User
 from auditcoach.auditlog.models import AuditLogEntry
 from auditcoach.audits import selectors
+from auditcoach.audits.bulk import RowWriter
 from auditcoach.audits.models import Audit, CodeLine, Encounter, Finding
 from auditcoach.audits.services import (
     AuditedLine,
@@ -202,14 +204,20 @@ def test_import_command_and_atomic_failure(
 def test_import_failure_midway_rolls_back(
     org: Organization, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def boom(*args: object, **kwargs: object) -> None:
-        raise RuntimeError("disk full")
+    # The findings are written last, after the encounters and code lines of their batch.
+    insert = RowWriter.insert
 
-    monkeypatch.setattr(Finding.objects, "bulk_create", boom)
+    def boom(self: RowWriter, rows: Iterable[Sequence[object]]) -> int:
+        if self.table == Finding._meta.db_table:
+            raise RuntimeError("disk full")
+        return insert(self, rows)
+
+    monkeypatch.setattr(RowWriter, "insert", boom)
     with pytest.raises(RuntimeError):
         audit_import(organization=org, workbook=read_workbook(WORKED), name="Half")
     assert not Audit.objects.filter(name="Half").exists()
     assert Encounter.objects.filter(external_id="HF-1").count() == 0
+    assert CodeLine.objects.count() == 0
 
 
 def test_a_failing_background_import_records_why_and_writes_nothing(

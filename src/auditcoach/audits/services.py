@@ -7,6 +7,7 @@ writes a finding's kind or codes by hand.
 
 from __future__ import annotations
 
+import operator
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from django.utils import timezone
 from auditcoach.accounts.models import Coder, Facility, Organization, Provider, ServiceLine, User
 from auditcoach.accounts.services import roster_get_or_create_many
 from auditcoach.auditlog.services import log_write
+from auditcoach.audits.bulk import RowWriter
 from auditcoach.audits.conversions import (
     DERIVED_FIELDS,
     code_line_row,
@@ -33,6 +35,7 @@ from auditcoach.audits.models import Audit, CodeLine, Encounter, Finding, Import
 from auditcoach.audits.signals import audit_imported
 from auditcoach.codesets.knowledge import checker, grouper, pricing
 from auditcoach.engine import model as em
+from auditcoach.engine.codes import format_modifiers
 from auditcoach.engine.compare import compare_encounter
 from auditcoach.engine.em import Leveling
 from auditcoach.engine.workbook import Workbook, WorkbookError, read_workbook
@@ -50,6 +53,34 @@ def encounter_derive(encounter: em.Encounter, *, base_rate: Decimal | None) -> e
     return compare_encounter(
         encounter, grouper=grouper(), pricing=pricing(), base_rate=base_rate, checker=checker()
     )
+
+
+# The values of each row `audit_import` writes, in the order it builds them (see `bulk`):
+# everything else comes from `fixed`, the field's default or the import's time.
+ENCOUNTER_FIELDS = (
+    "external_id", "setting", "discharge_date", "age", "sex", "discharge_disposition",
+    "audited_disposition", "billed_drg", "facility_id", "service_line_id", "provider_id",
+    "coder_id", "auditor_id", "auditor_name", "payer", "cycle", *DERIVED_FIELDS,
+)  # fmt: skip
+CODE_LINE_FIELDS = (
+    "organization_id", "encounter_id", "version", "system", "group", "seq", "code", "poa",
+    "modifiers", "units",
+)  # fmt: skip
+FINDING_FIELDS = (
+    "organization_id", "encounter_id", "position", "kind", "group", "original_code",
+    "audited_code", "principal", "pattern", "em_delta", "original_value", "audited_value",
+    "original_rw", "audited_rw",
+)  # fmt: skip
+
+
+def _encounter_ids(audit: Audit, *, after: int) -> tuple[dict[str, int], int]:
+    """external id → pk of the audit's encounters written since pk `after`, and the last pk.
+
+    The audit is new in the import's transaction, so no one else writes its encounters; the
+    rows of one insert get increasing pks after those of the previous one.
+    """
+    ids = dict(Encounter.objects.filter(audit=audit, pk__gt=after).values_list("external_id", "pk"))
+    return ids, max(ids.values(), default=after)
 
 
 def _audit_type(settings: set[str]) -> str:
@@ -113,56 +144,108 @@ def audit_import(
         )
     }
 
+    # Rows go to the database as plain tuples (see `bulk`): model objects and `bulk_create`
+    # cost ten times what the database needs to store them (bench/README.md, import).
+    encounter_writer = RowWriter(
+        Encounter,
+        ENCOUNTER_FIELDS,
+        now=now,
+        fixed={
+            "organization": organization.pk,
+            "audit": audit.pk,
+            "released_at": now if released else None,
+            "review_status": Encounter.ReviewStatus.DONE
+            if released
+            else Encounter.ReviewStatus.TO_DO,
+        },
+    )
+    line_writer = RowWriter(CodeLine, CODE_LINE_FIELDS, now=now)
+    finding_writer = RowWriter(
+        Finding,
+        FINDING_FIELDS,
+        now=now,
+        fixed={"status": Finding.Status.RELEASED, "released_at": now} if released else None,
+    )
+    derived = operator.itemgetter(*DERIVED_FIELDS)
+    org_id = organization.pk
     total = len(encounters)
+    last_id = 0
     for start in range(0, total, BATCH):
         chunk = encounters[start : start + BATCH]
-        rows: list[Encounter] = []
+        rows: list[tuple[Any, ...]] = []
         results: list[em.EncounterResult] = []
         for e in chunk:
             facility = facilities.get(e.facility)
             result = encounter_derive(e, base_rate=facility.base_rate if facility else None)
             results.append(result)
+            service_line = service_lines.get(e.service_line)
+            provider = providers.get(e.provider)
+            coder = coders.get(e.coder)
+            auditor = auditors.get(e.auditor)
             rows.append(
-                Encounter(
-                    organization=organization,
-                    audit=audit,
-                    external_id=e.encounter_id,
-                    setting=e.setting,
-                    discharge_date=e.discharge_date,
-                    age=e.age,
-                    sex=e.sex or "",
-                    discharge_disposition=e.discharge_disposition or "",
-                    audited_disposition=e.audited_disposition or "",
-                    billed_drg=e.billed_drg or "",
-                    facility=facility,
-                    service_line=service_lines.get(e.service_line),
-                    provider=providers.get(e.provider),
-                    coder=coders.get(e.coder),
-                    auditor=auditors.get(e.auditor),
-                    auditor_name=e.auditor,
-                    payer=e.payer,
-                    cycle=cycle or e.audit_cycle or audit_cycle,
-                    released_at=now if released else None,
-                    review_status=Encounter.ReviewStatus.DONE
-                    if released
-                    else Encounter.ReviewStatus.TO_DO,
-                    **derived_fields(result),
+                (
+                    e.encounter_id,
+                    e.setting,
+                    e.discharge_date,
+                    e.age,
+                    e.sex or "",
+                    e.discharge_disposition or "",
+                    e.audited_disposition or "",
+                    e.billed_drg or "",
+                    facility.pk if facility else None,
+                    service_line.pk if service_line else None,
+                    provider.pk if provider else None,
+                    coder.pk if coder else None,
+                    auditor.pk if auditor else None,
+                    e.auditor,
+                    e.payer,
+                    cycle or e.audit_cycle or audit_cycle,
+                    *derived(derived_fields(result)),
                 )
             )
-        Encounter.objects.bulk_create(rows, batch_size=BATCH)
-        lines: list[CodeLine] = []
-        findings: list[Finding] = []
-        for row, e, result in zip(rows, chunk, results, strict=True):
-            lines += [code_line_row(x, encounter=row, version="original") for x in e.original]
-            lines += [code_line_row(x, encounter=row, version="audited") for x in e.audited]
-            for position, f in enumerate(result.findings):
-                finding = finding_row(f, encounter=row, position=position)
-                if released:
-                    finding.status = Finding.Status.RELEASED
-                    finding.released_at = now
-                findings.append(finding)
-        CodeLine.objects.bulk_create(lines, batch_size=BATCH * 5)
-        Finding.objects.bulk_create(findings, batch_size=BATCH * 5)
+        encounter_writer.insert(rows)
+        ids, last_id = _encounter_ids(audit, after=last_id)
+        lines: list[tuple[Any, ...]] = []
+        findings: list[tuple[Any, ...]] = []
+        for e, result in zip(chunk, results, strict=True):
+            encounter_id = ids[e.encounter_id]
+            for version, versioned in (("original", e.original), ("audited", e.audited)):
+                lines += [
+                    (
+                        org_id,
+                        encounter_id,
+                        version,
+                        x.system,
+                        x.group,
+                        x.seq,
+                        x.code,
+                        x.poa,
+                        format_modifiers(x.modifiers),
+                        x.units,
+                    )
+                    for x in versioned
+                ]
+            findings += [
+                (
+                    org_id,
+                    encounter_id,
+                    position,
+                    f.kind,
+                    f.group,
+                    f.original or "",
+                    f.audited or "",
+                    f.principal,
+                    f.pattern,
+                    f.em_delta,
+                    f.original_value or "",
+                    f.audited_value or "",
+                    f.original_rw,
+                    f.audited_rw,
+                )
+                for position, f in enumerate(result.findings)
+            ]
+        line_writer.insert(lines)
+        finding_writer.insert(findings)
         if progress:
             progress(min(start + BATCH, total), total)
 
