@@ -216,3 +216,20 @@ def test_a_second_run_changes_nothing(demo: Organization) -> None:
     call_command("demo", stdout=out)
     assert "exists already; nothing changed" in out.getvalue()
     assert _snapshot(demo) == before
+
+
+@pytest.mark.django_db
+def test_blind_overreads_give_the_consistency_page_something_to_show(
+    demo: Organization,
+) -> None:
+    from auditcoach.overreads.models import Overread
+    from auditcoach.overreads.selectors import consistency_report
+
+    done = Overread.objects.filter(organization=demo, status=Overread.Status.DONE)
+    assert done.count() > 20
+    assert not Overread.objects.filter(organization=demo, status=Overread.Status.ASSIGNED).exists()
+    report = consistency_report(demo)
+    assert report.overall.overreads == done.count()
+    assert set(report.by_auditor) == {"Raj Mehta", "Kim Larsen"}
+    # Mostly, not always, the second auditor codes as the first did.
+    assert 0.8 < (report.overall.code_agreement.value or 0) < 1.0

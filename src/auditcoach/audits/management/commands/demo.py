@@ -28,6 +28,7 @@ from auditcoach.audits.services import audit_import
 from auditcoach.demo.annotate import annotate_findings
 from auditcoach.demo.coaching import coaching_history
 from auditcoach.demo.generator import CODERS, FACILITIES, demo_workbooks, generate
+from auditcoach.demo.overreads import demo_overreads
 from auditcoach.library.seed import library_seed
 
 SLUG = "demo-health"
@@ -141,6 +142,16 @@ class Command(BaseCommand):
             self.stdout.write(f"  Coaching history ({time.monotonic() - t0:.1f} s):")
             for line in history.lines():
                 self.stdout.write(f"    {line}")
+            auditors = list(
+                User.objects.filter(username__in=["auditor.raj", "auditor.kim"]).order_by(
+                    "username"
+                )
+            )
+            manager = User.objects.get(username="manager")
+            overreads = demo_overreads(
+                organization=organization, auditors=auditors, manager=manager, seed=seed
+            )
+            self.stdout.write(f"  Blind overreads done: {overreads}.")
         elapsed = time.monotonic() - started
         self.stdout.write(self.style.SUCCESS(f"Loaded {NAME} ({SLUG}) in {elapsed:.1f} s."))
         self._credentials()
