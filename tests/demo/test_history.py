@@ -232,4 +232,4 @@ def test_blind_overreads_give_the_consistency_page_something_to_show(
     assert report.overall.overreads == done.count()
     assert set(report.by_auditor) == {"Raj Mehta", "Kim Larsen"}
     # Mostly, not always, the second auditor codes as the first did.
-    assert 0.8 < (report.overall.code_agreement.value or 0) < 1.0
+    assert 0.7 < (report.overall.code_agreement.value or 0) < 1.0

@@ -2,8 +2,9 @@
 
 Each demo auditor's 2026-Q2 work gets an 8% overread plan reviewed by the other auditor.
 The second auditor's blind version is the first auditor's audited coding for most
-encounters and the coder's coding for the rest (seeded), so the consistency page and the
-dashboard's widget have agreement that is high but not perfect.
+encounters and the coder's coding for about one in four of those with findings (seeded), so
+the consistency page and the dashboard's widget have agreement that is high but not
+perfect.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def demo_overreads(
 ) -> int:
     """Plans, picks and finished blind reviews; returns how many overreads were done."""
     rng = random.Random(seed)
-    done = 0
+    done = with_findings = 0
     for first, second in zip(auditors, [*auditors[1:], auditors[0]], strict=True):
         plan = overread_plan_create(
             organization=organization,
@@ -61,9 +62,13 @@ def demo_overreads(
         )
         for overread in overread_plan_apply(plan=plan, actor=manager):
             lines = CodeLine.objects.filter(encounter=overread.encounter)
-            version = (
-                CodeLine.Version.AUDITED if rng.random() < AGREE else CodeLine.Version.ORIGINAL
-            )
+            # Disagreement shows only where the versions differ: among encounters with
+            # findings, every fourth keeps the coder's coding, and the draw decides the rest.
+            differs = overread.encounter.finding_count > 0
+            if differs:
+                with_findings += 1
+            keep_coder = differs and (with_findings % 4 == 0 or rng.random() >= AGREE)
+            version = CodeLine.Version.ORIGINAL if keep_coder else CodeLine.Version.AUDITED
             chosen = _lines([r for r in lines if r.version == version])
             overread_lines_replace(overread=overread, lines=chosen, actor=second)
             overread_complete(overread=Overread.objects.get(pk=overread.pk), actor=second)
