@@ -79,6 +79,9 @@ def test_the_numbers_and_their_links(
     repeat_link = url("findings") + "?cycle=2026-Q2&amp;repeat=1"
     assert repeat_link in page
     assert "1 of 1 findings" in page
+    # The p-chart's centre: 3 errors / 7 audited codes over both cycles.
+    pchart = page[page.index('id="widget-pchart"') :]
+    assert "42.9%" in pchart[: pchart.index("</section>")]
     # Top patterns: REVISED:DX:I50 twice, linked to its findings.
     assert url("findings") + "?pattern=REVISED%3ADX%3AI50" in page
 

@@ -189,10 +189,7 @@ def p_chart(ctx: Context) -> Widget:
     )
     signals = [r.cycle for r in rows if r.signal]
     w.stats = [
-        Stat(
-            "Centre p̄",
-            _pct(Proportion(sum(r.code_errors for r in rows), sum(r.audited_codes for r in rows))),
-        ),
+        Stat("Centre p̄", "—" if report.center is None else f"{report.center * 100:.1f}%"),
         Stat("Signals", ", ".join(signals) if signals else "none", tone="warn" if signals else ""),
     ]
     return w
