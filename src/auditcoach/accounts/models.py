@@ -43,6 +43,12 @@ class Organization(models.Model):
     slug = models.SlugField(max_length=50, unique=True)
     name = models.CharField(max_length=200)
     response_sla_days = models.PositiveSmallIntegerField(default=7)
+    # The score settings of DESIGN §6 that new audits copy (`{}` means the built-in
+    # defaults); an audit keeps the copy it was created with.
+    score_settings = models.JSONField(default=dict, blank=True)
+    # Used for inpatient Δ$ where a facility has no base rate of its own.
+    default_base_rate = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    require_manager_two_factor = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -54,6 +60,10 @@ class Organization(models.Model):
             ),
             models.CheckConstraint(
                 condition=~Q(slug=""), name="accounts_organization_slug_not_blank"
+            ),
+            models.CheckConstraint(
+                condition=Q(default_base_rate__isnull=True) | Q(default_base_rate__gt=0),
+                name="accounts_organization_base_rate_positive",
             ),
         ]
 
@@ -67,6 +77,7 @@ class Membership(models.Model):
     The role is resolved once per request by `TenancyMiddleware`; no membership means the
     organization does not exist as far as that user can tell (a 404). One membership per user
     and organization; the role is checked against the known roles in the database too.
+    A deactivated membership (`is_active` false) is kept for the record but grants nothing.
     """
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
@@ -74,6 +85,7 @@ class Membership(models.Model):
         Organization, on_delete=models.CASCADE, related_name="memberships"
     )
     role = models.CharField(max_length=16, choices=Role.choices)
+    is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -94,12 +106,15 @@ class RosterEntry(models.Model):
     """Shared shape of an organization's reference data: a named entry with a public UUID.
 
     Names are unique within the organization, which is how imports match a workbook's
-    `facility`, `service_line`, `provider` and `coder` columns to rows.
+    `facility`, `service_line`, `provider`, `coder`, `auditor` and `payer` columns to rows.
+    A retired entry (`retired_at` set) is hidden from pickers and filters and kept on
+    history.
     """
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(max_length=200)
     created_at = models.DateTimeField(auto_now_add=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
 
     organization_id: int
 
@@ -163,7 +178,34 @@ class Provider(RosterEntry):
     )
 
 
-class Coder(RosterEntry):
+class Payer(RosterEntry):
+    """A payer (Medicare, a commercial plan...) as named in the organization's workbooks.
+
+    Encounters keep the payer's name (`Encounter.payer`); renaming or merging an entry
+    rewrites that name on every encounter in the same transaction.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="payers")
+
+
+class PersonEntry(RosterEntry):
+    """A roster entry for a person: the workbook's key (`name`) and how people read it.
+
+    `display_name` is what screens show (a person's name, never a login like `coder.ana`);
+    `label` falls back to the key when it is blank.
+    """
+
+    display_name = models.CharField(max_length=200, blank=True)
+
+    class Meta(RosterEntry.Meta):
+        abstract = True
+
+    @property
+    def label(self) -> str:
+        return self.display_name or self.name
+
+
+class Coder(PersonEntry):
     """A coder on the organization's roster, whose coded encounters are audited.
 
     Coders being audited may or may not sign in: `user` links the roster entry to a login
@@ -185,3 +227,74 @@ class Coder(RosterEntry):
                 name="accounts_coder_one_per_user",
             ),
         ]
+
+
+class Auditor(PersonEntry):
+    """An auditor on the organization's roster, as named in the workbook's `auditor` column.
+
+    Encounters keep the auditor's name (`Encounter.auditor_name`) and, when the entry is
+    linked to a login, that user (`Encounter.auditor`); renaming or merging rewrites both.
+    An audit firm's auditor is one user with an entry in each client's roster.
+    """
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="auditors"
+    )
+    user = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="auditor_entries"
+    )
+
+    class Meta(RosterEntry.Meta):
+        constraints: ClassVar = [
+            *RosterEntry.Meta.constraints,
+            models.UniqueConstraint(
+                fields=("organization", "user"),
+                condition=Q(user__isnull=False),
+                name="accounts_auditor_one_per_user",
+            ),
+        ]
+
+
+class Invitation(models.Model):
+    """An invitation by e-mail to join the organization with a role.
+
+    The link carries a random token of which only the SHA-256 is stored; it works once
+    (`accepted_at`) and until `expires_at`, unless revoked. Accepting creates or reuses a
+    login and a membership, and links the roster `coder` or `auditor` when one is named.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="invitations"
+    )
+    email = models.EmailField(max_length=254)
+    role = models.CharField(max_length=16, choices=Role.choices)
+    token_hash = models.CharField(max_length=64, unique=True)
+    coder = models.ForeignKey(
+        Coder, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    auditor = models.ForeignKey(
+        Auditor, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    invited_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+        constraints: ClassVar = [
+            models.CheckConstraint(
+                condition=Q(role__in=Role.values), name="accounts_invitation_role_valid"
+            ),
+        ]
+        indexes: ClassVar = [models.Index(fields=["organization", "email"])]
+
+    def __str__(self) -> str:
+        return f"{self.email} ({self.role})"

@@ -52,6 +52,8 @@ class Audit(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     released_at = models.DateTimeField(null=True, blank=True)
+    # An archived audit stays readable but is left out of dashboards, scorecards and metrics.
+    archived_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints: ClassVar = [

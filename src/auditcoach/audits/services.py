@@ -20,7 +20,16 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from auditcoach.accounts.models import Coder, Facility, Organization, Provider, ServiceLine, User
+from auditcoach.accounts.models import (
+    Auditor,
+    Coder,
+    Facility,
+    Organization,
+    Payer,
+    Provider,
+    ServiceLine,
+    User,
+)
 from auditcoach.accounts.services import roster_get_or_create_many
 from auditcoach.auditlog.services import log_write
 from auditcoach.audits.bulk import RowWriter
@@ -137,12 +146,21 @@ def audit_import(
         organization=organization, model=Provider, names=names("provider")
     )
     coders = roster_get_or_create_many(organization=organization, model=Coder, names=names("coder"))
+    roster_get_or_create_many(organization=organization, model=Payer, names=names("payer"))
+    auditor_entries = roster_get_or_create_many(
+        organization=organization, model=Auditor, names=names("auditor")
+    )
+    # An encounter's auditor login: the roster entry's linked user, else a member whose
+    # username is the workbook's name.
     auditors = {
         u.username: u
         for u in User.objects.filter(
             memberships__organization=organization, username__in=names("auditor")
         )
     }
+    linked = {entry.user_id: name for name, entry in auditor_entries.items() if entry.user_id}
+    for user in User.objects.filter(pk__in=linked):
+        auditors[linked[user.pk]] = user
 
     # Rows go to the database as plain tuples (see `bulk`): model objects and `bulk_create`
     # cost ten times what the database needs to store them (bench/README.md, import).
