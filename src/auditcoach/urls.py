@@ -13,4 +13,6 @@ urlpatterns = [
     path("o/<slug:org_slug>/coaching/", include("auditcoach.coaching.urls")),
     path("o/<slug:org_slug>/analytics/", include("auditcoach.analytics.urls")),
     path("o/<slug:org_slug>/overreads/", include("auditcoach.overreads.urls")),
+    path("o/<slug:org_slug>/people/", include("auditcoach.accounts.urls_people")),
+    path("o/<slug:org_slug>/settings/", include("auditcoach.accounts.urls_settings")),
 ]
