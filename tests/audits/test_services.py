@@ -4,6 +4,7 @@ import shutil
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -240,3 +241,52 @@ def test_a_failing_background_import_records_why_and_writes_nothing(
     assert not Audit.objects.filter(name="Changed").exists()
     # Running the same job again does nothing (a retried task must not import twice).
     assert import_job_run(job_id=job.pk).status == ImportJob.Status.FAILED
+
+
+def _racing_roster(losses: int) -> Any:
+    """A `roster_get_or_create_many` that, `losses` times, misses the coders a concurrent
+    import has just committed and inserts them again, as the losing side of a race does."""
+    from auditcoach.accounts import services as account_services
+
+    calls = {"left": losses}
+
+    def racing(*, organization: Organization, model: Any, names: Any, actor: Any = None) -> Any:
+        wanted = sorted({n for n in names if n})
+        if calls["left"] and model is Coder and wanted:
+            calls["left"] -= 1
+            model.objects.bulk_create([model(organization=organization, name=n) for n in wanted])
+        return account_services.roster_get_or_create_many(
+            organization=organization, model=model, names=wanted, actor=actor
+        )
+
+    return racing
+
+
+@pytest.mark.parametrize(
+    ("losses", "status"), [(1, "done"), (3, "failed")], ids=["retried", "gives-up"]
+)
+def test_a_background_import_that_loses_a_roster_race_retries_then_says_so(
+    org: Organization, auditor: User, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    losses: int, status: str,
+) -> None:  # fmt: skip
+    from auditcoach.audits import services
+    from auditcoach.audits.models import ImportJob
+
+    folder = tmp_path / "upload-1" / "worked"
+    shutil.copytree(WORKED, folder)
+    workbook = read_workbook(folder)
+    # The other import's coders, committed first.
+    for name in {e.coder for e in workbook.encounters if e.coder}:
+        Coder.objects.create(organization=org, name=name)
+    monkeypatch.setattr(services, "roster_get_or_create_many", _racing_roster(losses))
+    job = ImportJob.objects.create(
+        organization=org, name="Raced", path=str(folder), encounters=len(workbook.encounters)
+    )
+    job = services.import_job_run(job_id=job.pk)
+    assert job.status == status
+    if status == "failed":
+        assert job.error == services.IMPORT_RACE_MESSAGE
+        assert not Audit.objects.filter(name="Raced").exists()
+        assert Encounter.objects.count() == 0
+    else:
+        assert Audit.objects.get(name="Raced").encounters.count() == len(workbook.encounters)

@@ -333,6 +333,12 @@ def test_a_bad_base_rate_is_explained_and_kept_in_the_field(
         ("0", "A base rate is more than $0."),
         ("-5", "A base rate is more than $0."),
         ("6500.123", "Use at most 2 decimals"),
+        # Absurd sizes are form errors, not an overflow while rounding to cents.
+        ("1e400", "That base rate is too large."),
+        ("9" * 20, "That base rate is too large."),
+        ("1e-400", "Use at most 2 decimals"),
+        ("NaN", "A base rate is more than $0."),
+        ("Infinity", "A base rate is more than $0."),
     ):
         response = client.post(target, {"base_rate": typed}, **HTMX)
         assert message in text(response), typed

@@ -255,6 +255,28 @@ def test_templates_create_and_edit(
     )  # fmt: skip
 
 
+def test_a_duplicate_template_title_is_a_form_error(
+    client_for: ClientFor, seeded: Organization, auditor: User
+) -> None:
+    client = client_for(auditor)
+    first = {"title": "Urosepsis", "body": "Sepsis first.", "active": "on"}
+    assert client.post(url("template_create"), first).status_code == 302
+    response = client.post(url("template_create"), {**first, "body": "Another text."})
+    assert response.status_code == 200
+    assert "exists already" in text(response)
+    assert RationaleTemplate.objects.filter(organization=seeded, title="Urosepsis").count() == 1
+    # Renaming another template to the taken title is refused the same way.
+    client.post(url("template_create"), {"title": "CHF", "body": "Specify.", "active": "on"})
+    other = RationaleTemplate.objects.get(organization=seeded, title="CHF")
+    response = client.post(
+        url("template_edit", template_id=other.public_id), {"title": " Urosepsis ", "body": "x"}
+    )
+    assert response.status_code == 200
+    assert "exists already" in text(response)
+    other.refresh_from_db()
+    assert other.title == "CHF"
+
+
 def test_taxonomy_page_renames_and_refuses_deleting_root_causes(
     client_for: ClientFor, seeded: Organization, manager: User
 ) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from django.core.cache import cache
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -563,6 +563,14 @@ def import_job_create(
     return job
 
 
+IMPORT_RACE_ATTEMPTS = 3
+IMPORT_RACE_MESSAGE = (
+    "Another import was writing the same new names (coders, facilities, payers…) or the same "
+    "audit name at the same moment, so this import was rolled back and nothing was written. "
+    "Try it again; if the audit name is taken, choose another."
+)
+
+
 def import_job_run(*, job_id: int) -> ImportJob:
     """Run one queued import: re-read the workbook, import it atomically, record the outcome.
 
@@ -581,17 +589,27 @@ def import_job_run(*, job_id: int) -> ImportJob:
 
     try:
         workbook = read_workbook(Path(job.path))
-        audit = audit_import(
-            organization=job.organization,
-            workbook=workbook,
-            name=job.name,
-            cycle=job.cycle or None,
-            released=job.released,
-            actor=job.created_by,
-            progress=progress,
-        )
+        for attempt in range(1, IMPORT_RACE_ATTEMPTS + 1):
+            try:
+                audit = audit_import(
+                    organization=job.organization,
+                    workbook=workbook,
+                    name=job.name,
+                    cycle=job.cycle or None,
+                    released=job.released,
+                    actor=job.created_by,
+                    progress=progress,
+                )
+                break
+            except IntegrityError:
+                # Another import committed the same new roster names (or audit name) first:
+                # this one rolled back whole; the next attempt finds those rows.
+                if attempt == IMPORT_RACE_ATTEMPTS:
+                    raise
     except WorkbookError as exc:
         job.status, job.error = ImportJob.Status.FAILED, str(exc)
+    except IntegrityError:
+        job.status, job.error = ImportJob.Status.FAILED, IMPORT_RACE_MESSAGE
     except Exception as exc:  # the job records any failure; nothing was written (atomic)
         job.status = ImportJob.Status.FAILED
         job.error = f"The import failed and nothing was written: {exc}"

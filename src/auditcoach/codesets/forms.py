@@ -172,10 +172,11 @@ class BaseRateForm(forms.Form):
             raise ValidationError("Enter an amount in dollars, e.g. 6500.00.") from None
         if not value.is_finite() or value <= 0:
             raise ValidationError("A base rate is more than $0.")
-        if value != value.quantize(Decimal("0.01")):
-            raise ValidationError("Use at most 2 decimals (cents).")
+        # Size first: quantizing 1e400 to cents would overflow Decimal's context.
         if value >= Decimal("10000000000"):
             raise ValidationError("That base rate is too large.")
+        if value != value.quantize(Decimal("0.01")):
+            raise ValidationError("Use at most 2 decimals (cents).")
         return value.quantize(Decimal("0.01"))
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Final
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.text import slugify
@@ -291,11 +291,26 @@ def _check_references(organization: Organization, references: Iterable[Reference
     return sorted(ref.pk for ref in refs)
 
 
-def _check_template_fields(root_cause: str, body: str, title: str) -> None:
+DUPLICATE_TITLE = "A rationale template with this title exists already: choose another title."
+
+
+def _check_template_fields(
+    root_cause: str,
+    body: str,
+    title: str,
+    *,
+    organization: Organization,
+    exclude: RationaleTemplate | None = None,
+) -> None:
     if root_cause and root_cause not in RootCause.values:
         raise ValueError(f"unknown root cause {root_cause!r}")
     if not body.strip() or not title.strip():
         raise ValueError("a template needs a title and a body")
+    same_title = RationaleTemplate.objects.filter(organization=organization, title=title.strip())
+    if exclude is not None:
+        same_title = same_title.exclude(pk=exclude.pk)
+    if same_title.exists():
+        raise ValueError(DUPLICATE_TITLE)
 
 
 @transaction.atomic
@@ -311,17 +326,23 @@ def template_create(
     active: bool = True,
     actor: User | None,
 ) -> RationaleTemplate:
-    _check_template_fields(root_cause, body, title)
+    _check_template_fields(root_cause, body, title, organization=organization)
     ref_ids = _check_references(organization, references)
-    template = RationaleTemplate.objects.create(
-        organization=organization,
-        title=title.strip(),
-        body=body.strip(),
-        topic=topic,
-        error_category=error_category,
-        root_cause=root_cause,
-        active=active,
-    )
+    try:
+        # A savepoint: a concurrent save of the same title fails here, not the caller's
+        # transaction.
+        with transaction.atomic():
+            template = RationaleTemplate.objects.create(
+                organization=organization,
+                title=title.strip(),
+                body=body.strip(),
+                topic=topic,
+                error_category=error_category,
+                root_cause=root_cause,
+                active=active,
+            )
+    except IntegrityError:
+        raise ValueError(DUPLICATE_TITLE) from None
     template.references.set(ref_ids)
     log_write(
         organization=organization,
@@ -347,7 +368,9 @@ def template_update(
     active: bool,
     actor: User | None,
 ) -> RationaleTemplate:
-    _check_template_fields(root_cause, body, title)
+    _check_template_fields(
+        root_cause, body, title, organization=template.organization, exclude=template
+    )
     ref_ids = _check_references(template.organization, references)
     changes: dict[str, list[Any]] = {}
     for name, value in (
@@ -362,7 +385,11 @@ def template_update(
             changes[name] = [getattr(template, name), value]
             setattr(template, name, value)
     if changes:
-        template.save(update_fields=[*changes, "updated_at"])
+        try:
+            with transaction.atomic():
+                template.save(update_fields=[*changes, "updated_at"])
+        except IntegrityError:
+            raise ValueError(DUPLICATE_TITLE) from None
     old_refs = sorted(template.references.values_list("pk", flat=True))
     if old_refs != ref_ids:
         template.references.set(ref_ids)
