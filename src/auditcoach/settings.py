@@ -89,6 +89,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "auditcoach.accounts.middleware.TenancyMiddleware",
+    # Last, so that it wraps every view: the audit log's client address (auditlog.context).
+    "auditcoach.auditlog.context.AuditContextMiddleware",
 ]
 
 ROOT_URLCONF = "auditcoach.urls"

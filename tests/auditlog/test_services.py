@@ -2,11 +2,13 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
+from django.db import DatabaseError, connection, transaction
 from django.db.models import ProtectedError
+from django.http import HttpResponse
 from django.test import RequestFactory
 
 from auditcoach.accounts.models import Organization, User
-from auditcoach.auditlog import services
+from auditcoach.auditlog import context, services
 from auditcoach.auditlog.models import AuditLogEntry
 
 
@@ -103,3 +105,46 @@ def test_deleting_a_user_keeps_their_entries(org: Organization, auditor: User) -
     auditor.delete()
     entry.refresh_from_db()
     assert (entry.actor, entry.actor_name) == (None, "auditor")
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the guard is PostgreSQL's")
+def test_postgresql_refuses_update_and_delete_of_entries(org: Organization) -> None:
+    entry = services.log_write(organization=org, actor=None, action="x.y", obj_type="x", obj_id=1)
+    for statement in (
+        "UPDATE auditlog_auditlogentry SET action = 'x.z' WHERE id = %s",
+        "UPDATE auditlog_auditlogentry SET ip = '10.0.0.9' WHERE id = %s",
+        "DELETE FROM auditlog_auditlogentry WHERE id = %s",
+    ):
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+            connection.cursor().execute(statement, [entry.pk])
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        AuditLogEntry.objects.filter(pk=entry.pk).delete()
+    entry.refresh_from_db()
+    assert entry.action == "x.y"
+
+
+def test_entries_written_during_a_request_carry_its_client_address(
+    org: Organization, auditor: User
+) -> None:
+    # Deep in a service nobody passed the request: the middleware's context supplies it.
+    with context.client_address("203.0.113.7"):
+        entry = services.log_write(
+            organization=org, actor=auditor, action="x.y", obj_type="x", obj_id=1
+        )
+        built = services.entry_build(organization=org, actor=None, action="x.z")
+    assert entry.ip == built.ip == "203.0.113.7"
+    outside = services.log_write(organization=org, actor=None, action="x.y", obj_type="x", obj_id=2)
+    assert outside.ip is None
+
+
+def test_the_middleware_sets_the_address_for_the_whole_request(rf: RequestFactory) -> None:
+    seen: list[str | None] = []
+
+    def view(request: Any) -> HttpResponse:
+        seen.append(context.current_client_address())
+        return HttpResponse()
+
+    request = rf.get("/", REMOTE_ADDR="198.51.100.4")
+    context.AuditContextMiddleware(view)(request)
+    assert seen == ["198.51.100.4"]
+    assert context.current_client_address() is None

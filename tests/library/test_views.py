@@ -10,6 +10,7 @@ import pytest
 from django.urls import reverse
 
 from auditcoach.accounts.models import Facility, Organization, User
+from auditcoach.auditlog.models import AuditLogEntry
 from auditcoach.audits.models import Audit, Finding, RootCause
 from auditcoach.audits.services import audit_import
 from auditcoach.engine.workbook import read_workbook
@@ -261,6 +262,10 @@ def test_a_duplicate_template_title_is_a_form_error(
     client = client_for(auditor)
     first = {"title": "Urosepsis", "body": "Sepsis first.", "active": "on"}
     assert client.post(url("template_create"), first).status_code == 302
+    # The service is not handed the request; the entry still says where it came from.
+    made = RationaleTemplate.objects.get(organization=seeded, title="Urosepsis")
+    entry = AuditLogEntry.objects.get(action="template.create", object_id=made.public_id)
+    assert entry.ip == "127.0.0.1"
     response = client.post(url("template_create"), {**first, "body": "Another text."})
     assert response.status_code == 200
     assert "exists already" in text(response)

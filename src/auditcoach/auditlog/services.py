@@ -5,7 +5,6 @@ when the change it records was committed. `bulk_log` writes many entries in one 
 for imports and bulk roster creation.
 """
 
-import ipaddress
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -13,22 +12,15 @@ from typing import Any
 from django.http import HttpRequest
 
 from auditcoach.accounts.models import Organization, User
+from auditcoach.auditlog.context import client_address_of, current_client_address
 from auditcoach.auditlog.models import AuditLogEntry
 
 type ObjectId = str | int | uuid.UUID | None
 
 
 def _client_ip(request: HttpRequest | None) -> str | None:
-    """The peer address Django saw. A proxy in front must set REMOTE_ADDR (not trusted XFF)."""
-    if request is None:
-        return None
-    raw = request.META.get("REMOTE_ADDR")
-    if not raw:
-        return None
-    try:
-        return str(ipaddress.ip_address(raw))
-    except ValueError:
-        return None
+    # The request's own address where the caller passes one, else the current request's.
+    return client_address_of(request) or current_client_address()
 
 
 def _actor(actor: User | Any | None) -> User | None:
