@@ -1,3 +1,4 @@
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -148,3 +149,16 @@ def test_the_middleware_sets_the_address_for_the_whole_request(rf: RequestFactor
     context.AuditContextMiddleware(view)(request)
     assert seen == ["198.51.100.4"]
     assert context.current_client_address() is None
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the guard is PostgreSQL's")
+def test_the_demo_may_move_the_time_of_entries_and_nothing_else(org: Organization) -> None:
+    entry = services.log_write(organization=org, actor=None, action="x.y", obj_type="x", obj_id=1)
+    with transaction.atomic():
+        services.backdating_allow()
+        AuditLogEntry.objects.filter(pk=entry.pk).update(at=entry.at - timedelta(days=30))
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+            AuditLogEntry.objects.filter(pk=entry.pk).update(action="x.z")
+    moved = AuditLogEntry.objects.get(pk=entry.pk)
+    assert (moved.action, moved.at) == ("x.y", entry.at - timedelta(days=30))
+    # (SET LOCAL: the permission ends with the outermost transaction, here the test's.)

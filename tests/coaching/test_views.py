@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from auditcoach.accounts.models import Coder, Organization, User
+from auditcoach.auditlog.models import AuditLogEntry
 from auditcoach.audits.models import Audit, Finding
 from auditcoach.coaching.models import Attachment
 from auditcoach.coaching.services import (
@@ -84,6 +85,10 @@ def test_finding_page_checklist_and_coder_isolation(
     own.save(update_fields=["status"])
     assert client_for(coder_user).get(url("finding", finding_id=own.public_id)).status_code == 404
     assert client_for(auditor).get(url("finding", finding_id=own.public_id)).status_code == 200
+    # Every look at a finding's page is in the log; a refused one (404) is not a view.
+    views = AuditLogEntry.objects.filter(action="finding.view")
+    assert views.filter(actor=auditor, object_id=own.public_id).exists()
+    assert not views.filter(object_id=bens.public_id, actor=coder_user).exists()
 
 
 def test_coder_agrees_and_disputes_through_the_page(

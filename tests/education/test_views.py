@@ -7,6 +7,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from auditcoach.accounts.models import Coder, Organization, User
+from auditcoach.auditlog.models import AuditLogEntry
 from auditcoach.education import services
 from auditcoach.education.models import EducationAssignment
 from tests.conftest import AssertTenancy, ClientFor
@@ -146,6 +147,12 @@ def test_assign_to_many_through_the_form(
     response = client_for(coder.user).get(f"{BASE}{mine.public_id}/file/")
     assert response.status_code == 200
     assert b"".join(response.streaming_content).startswith(b"%PDF")  # type: ignore[attr-defined]
+    entry = AuditLogEntry.objects.get(action="education_file.download")
+    assert (entry.actor, entry.object_id, entry.ip) == (
+        coder.user,
+        str(mine.public_id),
+        "127.0.0.1",
+    )
 
 
 def test_assign_form_rejects_bad_input(
@@ -218,6 +225,9 @@ def test_followup_pages(
     detail = f"{BASE}followups/{followup.public_id}/"
     assert_tenancy(detail, allowed=[manager, auditor, educator, viewer], forbidden=[coder_user])
     assert "E9" in client_for(auditor).get(detail).content.decode()
+    assert AuditLogEntry.objects.filter(
+        action="followup.view", object_id=followup.public_id, actor=auditor
+    ).exists()
     reselect = f"{detail}select/"
     assert_tenancy(
         reselect,

@@ -3,6 +3,7 @@
 import pytest
 
 from auditcoach.accounts.models import Organization, User
+from auditcoach.auditlog.models import AuditLogEntry
 from auditcoach.audits.models import Audit, Encounter
 from auditcoach.overreads.models import CalibrationSet, Overread, OverreadPlan
 from auditcoach.overreads.services import overread_plan_apply, overread_plan_create
@@ -118,6 +119,9 @@ def test_the_blind_page_never_shows_the_first_auditors_work(
 ) -> None:
     html = client_for(second).get(url(hf1)).content.decode()
     assert "Blind review" in html
+    # Opening the review page is a view of the encounter's detail.
+    entry = AuditLogEntry.objects.get(action="overread.view", object_id=hf1.public_id)
+    assert (entry.actor, entry.ip) == (second, "127.0.0.1")
     assert "I50.9" in html
     assert "Z79.4" in html
     for code in FIRST_AUDITOR_ONLY:

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from django.db import connection
 from django.http import HttpRequest
 
 from auditcoach.accounts.models import Organization, User
@@ -105,3 +106,14 @@ def log_view(
 def bulk_log(entries: Iterable[AuditLogEntry], *, batch_size: int = 1000) -> list[AuditLogEntry]:
     """Insert entries built with `entry_build` in bulk (one statement per batch)."""
     return AuditLogEntry.objects.bulk_create(list(entries), batch_size=batch_size)
+
+
+def backdating_allow() -> None:
+    """Let this transaction move the `at` of entries (and nothing else): for the synthetic
+    demo, which writes a year of history at once. PostgreSQL refuses every other UPDATE or
+    DELETE of the log (migration 0002); elsewhere this does nothing."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("backdating is allowed only inside a transaction")
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL auditcoach.backdating = 'on'")

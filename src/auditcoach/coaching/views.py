@@ -201,6 +201,14 @@ def _get(request: OrgRequest, finding_id: UUID) -> tuple[Finding, selectors.Acce
 @require_safe
 def finding_detail(request: OrgRequest, org_slug: str, finding_id: UUID) -> HttpResponse:
     finding, access = _get(request, finding_id)
+    log_view(
+        organization=request.organization,
+        actor=request.user,
+        action="finding.view",
+        obj_type="finding",
+        obj_id=finding.public_id,
+        request=request,
+    )
     return _finding_page(request, finding, access)
 
 

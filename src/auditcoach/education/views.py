@@ -20,6 +20,7 @@ from auditcoach.accounts.permissions import (
     has_role,
     require_role,
 )
+from auditcoach.auditlog.services import log_view
 from auditcoach.audits.models import Finding, education_route
 from auditcoach.education import selectors, services
 from auditcoach.education.forms import DEFAULT_ATTESTATION, AssignForm, CompleteForm, FollowupForm
@@ -198,6 +199,14 @@ def assignment_file(request: OrgRequest, org_slug: str, assignment_id: UUID) -> 
     )
     if not assignment.resource_file:
         raise Http404("No file")
+    log_view(
+        organization=request.organization,
+        actor=request.user,
+        action="education_file.download",
+        obj_type="education_assignment",
+        obj_id=assignment.public_id,
+        request=request,
+    )
     handle = assignment.resource_file.open("rb")
     return FileResponse(
         handle,
@@ -241,6 +250,14 @@ def followup_list(request: OrgRequest, org_slug: str) -> HttpResponse:
 def followup_detail(request: OrgRequest, org_slug: str, followup_id: UUID) -> HttpResponse:
     followup = selectors.followup_get(
         organization=request.organization, membership=request.membership, public_id=followup_id
+    )
+    log_view(
+        organization=request.organization,
+        actor=request.user,
+        action="followup.view",
+        obj_type="followup_review",
+        obj_id=followup.public_id,
+        request=request,
     )
     return render(
         request,

@@ -27,6 +27,7 @@ from auditcoach.accounts.permissions import (
     OrgRequest,
     require_role,
 )
+from auditcoach.auditlog.services import log_view
 from auditcoach.audits.forms import POA_LABELS, POA_VALUES
 from auditcoach.audits.models import CodeLine, Encounter
 from auditcoach.engine.codes import display_code
@@ -224,7 +225,16 @@ def _review_page(
 @require_role(*AUDIT_WRITE_ROLES)
 @require_safe
 def review(request: OrgRequest, org_slug: str, overread_id: UUID) -> HttpResponse:
-    return _review_page(request, _overread(request, overread_id))
+    overread = _overread(request, overread_id)
+    log_view(
+        organization=request.organization,
+        actor=request.user,
+        action="overread.view",
+        obj_type="overread",
+        obj_id=overread.public_id,
+        request=request,
+    )
+    return _review_page(request, overread)
 
 
 def _review_url(overread: Overread) -> str:

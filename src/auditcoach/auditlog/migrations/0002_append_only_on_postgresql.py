@@ -1,7 +1,9 @@
 """On PostgreSQL the audit log refuses UPDATE and DELETE, whoever connects.
 
-The one change allowed is the one the schema itself makes: deleting a user sets `actor_id`
-to NULL (`actor_name` keeps who it was); every other column must stay as written. SQLite
+Two changes are allowed. Deleting a user sets `actor_id` to NULL, as the schema says
+(`actor_name` keeps who it was). And the synthetic demo, which makes a year of history in
+one go, may move `at` alone inside a transaction that has set
+`auditcoach.backdating = 'on'` (`auditlog.services.backdating_allow`). SQLite
 has no such guard (it is the single-user embedded database; the application never updates
 or deletes entries either way).
 """
@@ -24,6 +26,14 @@ BEGIN
            (OLD.id, OLD.organization_id, OLD.actor_name, OLD.action, OLD.object_type,
             OLD.object_id, OLD.changes::text, OLD.ip, OLD.at) THEN
         RETURN NEW;  -- the user was deleted: ON DELETE SET NULL
+    END IF;
+    IF current_setting('auditcoach.backdating', true) = 'on'
+       AND (NEW.id, NEW.organization_id, NEW.actor_id, NEW.actor_name, NEW.action,
+            NEW.object_type, NEW.object_id, NEW.changes::text, NEW.ip)
+           IS NOT DISTINCT FROM
+           (OLD.id, OLD.organization_id, OLD.actor_id, OLD.actor_name, OLD.action,
+            OLD.object_type, OLD.object_id, OLD.changes::text, OLD.ip) THEN
+        RETURN NEW;  -- the demo dating its synthetic history
     END IF;
     RAISE EXCEPTION 'the audit log is append-only: UPDATE refused'
         USING ERRCODE = 'insufficient_privilege';
