@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "auditcoach.education",
     "auditcoach.analytics",
     "auditcoach.overreads",
+    "auditcoach.ops",
 ]
 
 MIDDLEWARE = [

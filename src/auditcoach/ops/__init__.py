@@ -1,0 +1,1 @@
+"""Running an installation: backing up and restoring the embedded database."""

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class OpsConfig(AppConfig):
+    name = "auditcoach.ops"
+    verbose_name = "Operations"
