@@ -603,6 +603,49 @@ def test_annotate_a_finding(client_for: ClientFor, worked: Audit, auditor: User)
     assert "Changed." in page
 
 
+def test_a_stale_notes_save_is_refused_and_loses_nothing(
+    client_for: ClientFor, worked: Audit, auditor: User, manager: User
+) -> None:
+    hf1 = _encounter(worked, "HF-1")
+    finding = hf1.findings.get(kind="DELETED")
+    target = url("finding_notes", finding_id=finding.public_id)
+    page = client_for(auditor).get(url("encounter", encounter_id=hf1.public_id)).content.decode()
+    drawn = finding.notes_version
+    assert f'name="notes_version" value="{drawn}"' in page
+    # The manager saves first, from the same version.
+    first = client_for(manager).post(
+        target, {"notes_version": drawn, "rationale": "Manager reading."}, **HTMX
+    )
+    assert "✓ Saved" in text(first)
+    # The auditor's save, made against the version both had loaded, is refused.
+    second = client_for(auditor).post(
+        target,
+        {"notes_version": drawn, "error_category": "Clerical", "rationale": "Auditor text."},
+        **HTMX,
+    )
+    shown = text(second)
+    assert "Someone else changed this finding" in shown
+    assert "✓ Saved" not in shown
+    assert "Manager reading." in shown  # their version, in the form
+    assert "Auditor text." in shown  # and the refused text, to copy from
+    finding.refresh_from_db()
+    assert (finding.rationale, finding.error_category) == ("Manager reading.", "")
+    assert finding.notes_version == drawn + 1
+    assert AuditLogEntry.objects.filter(action="finding.annotate").count() == 1
+    # Saving again from the version now shown works.
+    again = client_for(auditor).post(
+        target, {"notes_version": finding.notes_version, "rationale": "Agreed text."}, **HTMX
+    )
+    assert "✓ Saved" in text(again)
+    # Without JavaScript the refusal is a message on the page.
+    browser = client_for(auditor)
+    stale = browser.post(target, {"notes_version": drawn, "rationale": "Late."})
+    assert stale.status_code == 302
+    assert "Someone else changed" in text(browser.get(stale["Location"]))
+    finding.refresh_from_db()
+    assert finding.rationale == "Agreed text."
+
+
 def test_mark_reviewed(client_for: ClientFor, worked: Audit, auditor: User) -> None:
     op4 = _encounter(worked, "OP-4")
     response = client_for(auditor).post(

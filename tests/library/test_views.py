@@ -338,6 +338,19 @@ def test_workspace_applies_a_template_sets_a_topic_and_shows_citations(
     bad = client.post(url("finding_topic", finding_id=finding.public_id), {"topic": "x"}, **HTMX)
     assert "Choose one of the organization" in text(bad)
 
+    # A topic or template chosen on a page drawn before someone else's save is refused.
+    stale = finding.notes_version - 1
+    for name, data in (
+        ("finding_topic", {"topic": "sepsis-sequencing"}),
+        ("finding_template_apply", {"template": str(template.public_id)}),
+    ):
+        refused = client.post(
+            url(name, finding_id=finding.public_id), {**data, "notes_version": stale}, **HTMX
+        )
+        assert "Someone else changed this finding" in text(refused), name
+    finding.refresh_from_db()
+    assert finding.topic == "poa"
+
     # Viewers see the citations and the topic, not the controls.
     page = text(client_for(viewer).get(workspace))
     assert "OCG FY2026 I.C.1.d.4" in page

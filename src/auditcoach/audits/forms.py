@@ -233,6 +233,9 @@ class ReviewStatusForm(forms.Form):
 
 
 class FindingNotesForm(forms.Form):
+    # The finding's `notes_version` when the form was drawn (the optimistic lock); absent
+    # from an old page, which then saves without the check.
+    notes_version = forms.IntegerField(required=False, min_value=1, max_value=2**31 - 1)
     error_category = forms.CharField(max_length=60, required=False)
     root_cause = forms.ChoiceField(choices=[("", "—"), *RootCause.choices], required=False)
     rationale = forms.CharField(max_length=10_000, required=False, widget=forms.Textarea)

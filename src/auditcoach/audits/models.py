@@ -290,6 +290,9 @@ class Finding(models.Model):
     # The auditor's office E/M leveling of the visit (engine.em.Leveling.as_dict(): the three
     # MDM elements, minutes, and the code they support); {} when not leveled.
     em_leveling = models.JSONField(default=dict, blank=True)
+    # The optimistic lock of what the auditor says (category, root cause, rationale, topic):
+    # every saved change bumps it, and a save made against an older number is refused.
+    notes_version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

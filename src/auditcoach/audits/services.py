@@ -53,6 +53,16 @@ BATCH = 2000
 ProgressFn = Callable[[int, int], None]
 
 
+NOTES_CONFLICT_MESSAGE = (
+    "Someone else changed this finding's notes while you were editing them. Yours were not "
+    "saved: their version is shown, with your text beside it to copy from."
+)
+
+
+class NotesConflictError(Exception):
+    """A finding's notes were saved by someone else since the editor loaded them."""
+
+
 class ConflictError(Exception):
     """The encounter changed since the editor loaded it (optimistic lock)."""
 
@@ -450,6 +460,25 @@ def encounter_review_status_set(*, encounter: Encounter, status: str, actor: Use
     return encounter
 
 
+def finding_notes_claim(*, finding: Finding, expected_version: int | None) -> None:
+    """Lock the finding's notes for a change, refusing one made against an older version.
+
+    Inside the caller's transaction: the row is locked, its stored `notes_version` compared
+    with the one the editor's form carried (None: no check, for the services' own edits),
+    and `finding.notes_version` set to the next number, which the caller saves with its
+    change. Raises `NotesConflictError` when someone else saved in between.
+    """
+    current = (
+        Finding.objects.select_for_update()
+        .filter(pk=finding.pk)
+        .values_list("notes_version", flat=True)
+        .get()
+    )
+    if expected_version is not None and expected_version != current:
+        raise NotesConflictError(NOTES_CONFLICT_MESSAGE)
+    finding.notes_version = current + 1
+
+
 @transaction.atomic
 def finding_annotate(
     *,
@@ -458,10 +487,16 @@ def finding_annotate(
     root_cause: str,
     rationale: str,
     actor: User,
+    expected_version: int | None = None,
 ) -> Finding:
-    """What the auditor says about a finding: category, root cause (§7) and rationale."""
+    """What the auditor says about a finding: category, root cause (§7) and rationale.
+
+    `expected_version` is the `notes_version` the editor saw; a stale one is refused with
+    `NotesConflictError` and nothing is saved.
+    """
     if root_cause and root_cause not in RootCause.values:
         raise ValueError(f"unknown root cause {root_cause!r}")
+    finding_notes_claim(finding=finding, expected_version=expected_version)
     changes = {}
     for field, value in (
         ("error_category", error_category),
@@ -472,7 +507,7 @@ def finding_annotate(
             changes[field] = [getattr(finding, field), value]
             setattr(finding, field, value)
     if changes:
-        finding.save(update_fields=[*changes, "updated_at"])
+        finding.save(update_fields=[*changes, "notes_version", "updated_at"])
         log_write(
             organization=finding.encounter.organization,
             actor=actor,

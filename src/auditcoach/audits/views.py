@@ -58,6 +58,7 @@ from auditcoach.audits.models import CodeLine, Encounter, Finding, ImportJob, Ro
 from auditcoach.audits.services import (
     AuditedLine,
     ConflictError,
+    NotesConflictError,
     encounter_audited_update,
     encounter_review_status_set,
     finding_annotate,
@@ -543,6 +544,9 @@ class FindingView:
     saved: bool = False
     em: EmView | None = None
     library: library_selectors.FindingLibrary | None = None  # topic and cited references
+    # A stale save: the message, and what this editor typed (shown to copy from, not saved).
+    conflict: str = ""
+    mine: dict[str, str] | None = None
 
     @property
     def kind_label(self) -> str:
@@ -1323,16 +1327,25 @@ def finding_notes(request: OrgRequest, org_slug: str, finding_id: UUID) -> HttpR
     encounter = _encounter(request, finding.encounter.public_id)
     form = FindingNotesForm(request.POST)
     anchor = f"#finding-{finding.public_id}"
+    conflict = ""
     if form.is_valid():
-        finding_annotate(
-            finding=finding,
-            error_category=form.cleaned_data["error_category"],
-            root_cause=form.cleaned_data["root_cause"],
-            rationale=form.cleaned_data["rationale"],
-            actor=request.user,
-        )
+        try:
+            finding_annotate(
+                finding=finding,
+                error_category=form.cleaned_data["error_category"],
+                root_cause=form.cleaned_data["root_cause"],
+                rationale=form.cleaned_data["rationale"],
+                actor=request.user,
+                expected_version=form.cleaned_data["notes_version"],
+            )
+        except NotesConflictError as exc:
+            conflict = str(exc)
+            finding.refresh_from_db()
         if not _is_htmx(request):
-            messages.success(request, "Finding notes saved.")
+            if conflict:
+                messages.error(request, conflict)
+            else:
+                messages.success(request, "Finding notes saved.")
             return redirect(
                 _audit_url("encounter", request, encounter_id=encounter.public_id) + anchor
             )
@@ -1353,7 +1366,11 @@ def finding_notes(request: OrgRequest, org_slug: str, finding_id: UUID) -> HttpR
                 "rationale": finding.rationale,
             }
         ),
-        saved=form.is_valid(),
+        saved=form.is_valid() and not conflict,
+        conflict=conflict,
+        mine={k: str(form.cleaned_data.get(k) or "") for k in ("error_category", "rationale")}
+        if conflict
+        else None,
     )
     context = {
         "fv": view,

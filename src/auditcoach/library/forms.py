@@ -137,7 +137,9 @@ class TermUpdateForm(forms.Form):
 
 class ApplyTemplateForm(forms.Form):
     template = forms.UUIDField()
+    notes_version = forms.IntegerField(required=False, min_value=1, max_value=2**31 - 1)
 
 
 class TopicForm(forms.Form):
     topic = forms.CharField(max_length=60, required=False)
+    notes_version = forms.IntegerField(required=False, min_value=1, max_value=2**31 - 1)

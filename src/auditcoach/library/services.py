@@ -18,7 +18,7 @@ from auditcoach.accounts.models import Organization, User
 from auditcoach.auditlog.services import log_write
 from auditcoach.audits.forms import ERROR_CATEGORIES
 from auditcoach.audits.models import Finding, RootCause
-from auditcoach.audits.services import finding_annotate
+from auditcoach.audits.services import finding_annotate, finding_notes_claim
 from auditcoach.library.models import (
     FindingReference,
     RationaleTemplate,
@@ -420,13 +420,20 @@ def _check_topic(organization: Organization, topic: str) -> None:
 
 
 @transaction.atomic
-def finding_topic_set(*, finding: Finding, topic: str, actor: User | None) -> Finding:
-    """Tag a finding with one of the organization's coaching topics ("" to clear it)."""
+def finding_topic_set(
+    *, finding: Finding, topic: str, actor: User | None, expected_version: int | None = None
+) -> Finding:
+    """Tag a finding with one of the organization's coaching topics ("" to clear it).
+
+    The topic is one of the finding's notes: a stale `expected_version` is refused
+    (`NotesConflictError`, see `audits.services.finding_notes_claim`).
+    """
     _check_topic(finding.organization, topic)
+    finding_notes_claim(finding=finding, expected_version=expected_version)
     if finding.topic != topic:
         old = finding.topic
         finding.topic = topic
-        finding.save(update_fields=["topic", "updated_at"])
+        finding.save(update_fields=["topic", "notes_version", "updated_at"])
         log_write(
             organization=finding.organization,
             actor=actor,
@@ -440,7 +447,11 @@ def finding_topic_set(*, finding: Finding, topic: str, actor: User | None) -> Fi
 
 @transaction.atomic
 def finding_template_apply(
-    *, finding: Finding, template: RationaleTemplate, actor: User
+    *,
+    finding: Finding,
+    template: RationaleTemplate,
+    actor: User,
+    expected_version: int | None = None,
 ) -> Finding:
     """Apply a rationale template in one step: its body goes into the rationale (after what
     the auditor wrote, never twice), its category, root cause and topic onto the finding when
@@ -461,6 +472,7 @@ def finding_template_apply(
         root_cause=template.root_cause or finding.root_cause,
         rationale=rationale,
         actor=actor,
+        expected_version=expected_version,
     )
     if template.topic:
         finding_topic_set(finding=finding, topic=template.topic, actor=actor)

@@ -26,6 +26,7 @@ from auditcoach.accounts.permissions import (
     require_role,
 )
 from auditcoach.audits import selectors as audit_selectors
+from auditcoach.audits.services import NotesConflictError
 from auditcoach.audits.views import workspace_after_change
 from auditcoach.library import selectors, services
 from auditcoach.library.forms import (
@@ -349,7 +350,17 @@ def finding_template_apply(
     template = selectors.template_get(
         organization=request.organization, public_id=form.cleaned_data["template"]
     )
-    services.finding_template_apply(finding=finding, template=template, actor=request.user)
+    try:
+        services.finding_template_apply(
+            finding=finding,
+            template=template,
+            actor=request.user,
+            expected_version=form.cleaned_data["notes_version"],
+        )
+    except NotesConflictError as exc:
+        return workspace_after_change(
+            request, finding.encounter, notice=str(exc), level="error", anchor=anchor
+        )
     return workspace_after_change(
         request, finding.encounter, notice=f"Applied “{template.title}”.", anchor=anchor
     )
@@ -365,7 +376,14 @@ def finding_topic_set(request: OrgRequest, org_slug: str, finding_id: UUID) -> H
         if not form.is_valid():
             raise ValueError("unknown topic")
         services.finding_topic_set(
-            finding=finding, topic=form.cleaned_data["topic"], actor=request.user
+            finding=finding,
+            topic=form.cleaned_data["topic"],
+            actor=request.user,
+            expected_version=form.cleaned_data["notes_version"],
+        )
+    except NotesConflictError as exc:
+        return workspace_after_change(
+            request, finding.encounter, notice=str(exc), level="error", anchor=anchor
         )
     except ValueError:
         return workspace_after_change(
