@@ -496,6 +496,63 @@ def test_add_move_remove_and_disposition(
     assert pna2.audited_disposition == ""
 
 
+def test_a_diagnosis_goes_on_the_audited_version_once(
+    client_for: ClientFor, worked: Audit, auditor: User
+) -> None:
+    hf1 = _encounter(worked, "HF-1")
+    client = client_for(auditor)
+    before = list(hf1.code_lines.filter(version="audited").values_list("code", flat=True))
+    response = client.post(
+        url("line_add", encounter_id=hf1.public_id),
+        {"lock_version": hf1.lock_version, "system": "ICD10CM", "code": "E87.1", "poa": "Y"},
+        **HTMX,
+    )
+    assert "E87.1 is already diagnosis 2 of the audited version" in text(response)
+    # Changing line 3 into the code of line 2 is refused the same way; line 3 keeping its own
+    # code is not a repeat.
+    response = _edit(client, hf1, 3, "E87.1")
+    assert "E87.1 is already diagnosis 2" in text(response)
+    hf1.refresh_from_db()
+    assert "already diagnosis" not in text(_edit(client, hf1, 3, "N18.4"))
+    after = list(hf1.code_lines.filter(version="audited").values_list("code", flat=True))
+    assert after == before
+    # A procedure may be coded twice (done twice, ICD-10-PCS B3.2).
+    hf1.refresh_from_db()
+    response = client.post(
+        url("line_add", encounter_id=hf1.public_id),
+        {"lock_version": hf1.lock_version, "system": "ICD10PCS", "code": "0JH606Z"},
+        **HTMX,
+    )
+    assert "Saved. 1 new finding." in text(response)
+
+
+def test_the_saved_notice_counts_alike_findings_one_by_one(
+    client_for: ClientFor, worked: Audit, auditor: User
+) -> None:
+    op4 = _encounter(worked, "OP-4")
+    client = client_for(auditor)
+
+    def add_j1100() -> str:
+        op4.refresh_from_db()
+        return text(
+            client.post(
+                url("line_add", encounter_id=op4.public_id),
+                {"lock_version": op4.lock_version, "system": "HCPCS", "code": "J1100"},
+                **HTMX,
+            )
+        )
+
+    assert "Saved. 1 new finding." in add_j1100()  # line 3: J1100 again, ADDED
+    assert "Saved. 1 new finding." in add_j1100()  # line 4: alike, still one more
+    op4.refresh_from_db()
+    response = client.post(
+        url("line_remove", encounter_id=op4.public_id, group="LINE", seq=4),
+        {"lock_version": op4.lock_version},
+        **HTMX,
+    )
+    assert "Saved. 1 finding resolved." in text(response)
+
+
 def test_invalid_codes_are_explained_and_nothing_is_lost(
     client_for: ClientFor, worked: Audit, auditor: User
 ) -> None:

@@ -6,7 +6,7 @@ Screenshots go to `test-artifacts/` (git-ignored) for a person to look at.
 """
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -39,16 +39,61 @@ def browser() -> Iterator[object]:
         browser.close()
 
 
+class ConsoleErrors(list[str]):
+    """What the browser reported as errors (a CSP violation, a script error, a failed load)
+    on every page a test opened through `page` or `new_page`; checked when the test ends."""
+
+    def expect(self, text: str) -> None:
+        """Take back the one error the test caused on purpose (a 404 shown to an outsider)."""
+        matching = [e for e in self if text in e]
+        assert len(matching) == 1, (text, list(self))
+        self.remove(matching[0])
+
+
 @pytest.fixture
-def page(browser: object) -> Iterator[object]:
+def console_errors() -> ConsoleErrors:
+    return ConsoleErrors()
+
+
+def watch(page: object, errors: list[str]) -> None:
+    """Collect `page`'s console errors and uncaught exceptions into `errors`."""
+    from playwright.sync_api import Page
+
+    assert isinstance(page, Page)
+    page.on(
+        "console",
+        lambda message: (
+            errors.append(f"{page.url}: {message.text}") if message.type == "error" else None
+        ),
+    )
+    page.on("pageerror", lambda error: errors.append(f"{page.url}: {error}"))
+
+
+@pytest.fixture
+def new_page(browser: object, console_errors: ConsoleErrors) -> Iterator[Callable[[], object]]:
+    """Pages in fresh browser contexts (one per person signing in), watched like `page`."""
     from playwright.sync_api import Browser
 
     assert isinstance(browser, Browser)
-    context = browser.new_context(viewport={"width": 1440, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    yield page
-    context.close()
+    contexts = []
+
+    def make() -> object:
+        context = browser.new_context(viewport={"width": 1440, "height": 900})
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        watch(page, console_errors)
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+    assert console_errors == [], "the browser reported errors:\n" + "\n".join(console_errors)
+
+
+@pytest.fixture
+def page(new_page: Callable[[], object]) -> object:
+    return new_page()
 
 
 @pytest.fixture

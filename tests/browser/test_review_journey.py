@@ -16,6 +16,7 @@ from playwright.sync_api import Page, expect
 
 from auditcoach.accounts.models import Facility, Organization, Role, User
 from auditcoach.audits.models import Encounter
+from tests.browser.conftest import ConsoleErrors
 from tests.factories import TEST_PASSWORD, MembershipFactory, UserFactory
 
 WORKED = Path(__file__).resolve().parents[1] / "fixtures" / "worked"
@@ -53,6 +54,7 @@ def test_auditor_reviews_an_encounter(
     other_org: Organization,
     tmp_path: Path,
     artifacts: Path,
+    console_errors: ConsoleErrors,
 ) -> None:
     base = live_server.url
     # The facility's base rate of the worked example, so the dollars are its dollars.
@@ -147,6 +149,7 @@ def test_auditor_reviews_an_encounter(
     response = page.goto(target)
     assert response is not None
     assert response.status == 404
+    console_errors.expect("status of 404")
     expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
     expect(page.get_by_text(re.compile("HF-1|N18"))).to_have_count(0)
     page.screenshot(path=str(artifacts / "outsider-404.png"))

@@ -7,6 +7,7 @@ and the encounter filters only the result table (`encounters.html#results`).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
@@ -1143,7 +1144,10 @@ def _save_lines(
     groups: dict[str, list[AuditedLine]],
     audited_disposition: str | None = None,
 ) -> HttpResponseBase:
-    before = set(encounter.findings.values_list("kind", "group", "original_code", "audited_code"))
+    # A multiset: two findings may look alike (the same code on two lines).
+    before = Counter(
+        encounter.findings.values_list("kind", "group", "original_code", "audited_code")
+    )
     lines = [line for g in GROUPS for line in groups[g]]
     try:
         encounter_audited_update(
@@ -1155,13 +1159,15 @@ def _save_lines(
         )
     except ConflictError:
         return _conflict(request, encounter)
-    after = list(encounter.findings.all())
-    new = {
-        f.identity
-        for f in after
-        if (f.kind, f.group, f.original_code, f.audited_code) not in before
-    }
-    resolved = len(before) - (len(after) - len(new))
+    unmatched = before.copy()
+    new = set()
+    for f in encounter.findings.all():
+        key = (f.kind, f.group, f.original_code, f.audited_code)
+        if unmatched[key]:
+            unmatched[key] -= 1
+        else:
+            new.add(f.identity)
+    resolved = unmatched.total()
     parts = []
     if new:
         parts.append(f"{len(new)} new finding{'s' if len(new) != 1 else ''}")
@@ -1169,6 +1175,26 @@ def _save_lines(
         parts.append(f"{resolved} finding{'s' if resolved != 1 else ''} resolved")
     notice = "Saved. " + ("; ".join(parts) + "." if parts else "Findings unchanged.")
     return _after_change(request, encounter, notice=notice, new_findings=new)
+
+
+def _repeated_diagnosis(
+    groups: dict[str, list[AuditedLine]], line: AuditedLine, *, replacing: int | None = None
+) -> str:
+    """Why a diagnosis cannot go on the audited version twice, or "" when it may.
+
+    An ICD-10-CM code is reported once per claim (UB-04 / 837 carry each diagnosis once).
+    Procedures and service lines may repeat: a PCS procedure done twice is coded twice
+    (ICD-10-PCS guideline B3.2), and a CPT/HCPCS line may recur with other dates or units.
+    """
+    if SYSTEM_GROUP[line.system] != "DX":
+        return ""
+    for position, other in enumerate(groups["DX"]):
+        if position != replacing and other.code == line.code:
+            return (
+                f"{display_code(line.system, line.code)} is already diagnosis {position + 1} "
+                "of the audited version: a diagnosis is reported once."
+            )
+    return ""
 
 
 def _checked_group(group: str) -> str:
@@ -1210,6 +1236,9 @@ def line_add(request: OrgRequest, org_slug: str, encounter_id: UUID) -> HttpResp
         return _conflict(request, encounter)
     groups = _plain(_audited_groups(encounter))
     line = form.audited_line()
+    if refused := _repeated_diagnosis(groups, line):
+        form.add_error("code", refused)
+        return _invalid(request, encounter, line_form=form, line_key="add")
     groups[SYSTEM_GROUP[line.system]].append(line)
     return _save_lines(
         request, encounter, lock_version=form.cleaned_data["lock_version"], groups=groups
@@ -1236,7 +1265,11 @@ def line_change(
     current = _audited_groups(encounter)
     index = _position(current, group, seq)
     groups = _plain(current)
-    groups[group][index] = form.audited_line()
+    line = form.audited_line()
+    if refused := _repeated_diagnosis(groups, line, replacing=index):
+        form.add_error("code", refused)
+        return _invalid(request, encounter, line_form=form, line_key=key)
+    groups[group][index] = line
     return _save_lines(
         request, encounter, lock_version=form.cleaned_data["lock_version"], groups=groups
     )
