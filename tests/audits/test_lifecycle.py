@@ -554,6 +554,9 @@ def test_upload_repeating_encounters_waits_then_imports_once(
     assert "HF-1 Released Q1 2026-Q1" in shown
     assert "Import anyway" in shown
     assert "Cancel" in shown
+    # The import page lists it until someone decides.
+    waiting = text(client.get(url("import")))
+    assert "Cancel removes the file. Again · 4 repeated encounters · uploaded" in waiting
     assert AuditLogEntry.objects.filter(action="import.hold", object_id=str(job.public_id)).exists()
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -593,6 +596,7 @@ def test_upload_repeating_encounters_can_be_cancelled(
     assert not Path(job.path).exists()
     assert not any(p.name.startswith("upload-") for p in folder.parent.iterdir())
     # Too late to import it now; the job page says it was cancelled.
+    assert "Uploads waiting for a decision" not in text(client.get(url("import")))
     with django_capture_on_commit_callbacks(execute=True):
         client.post(url("import_confirm", job_id=job.public_id))
     assert not Audit.objects.filter(name="Again").exists()

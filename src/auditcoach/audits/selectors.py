@@ -208,6 +208,13 @@ def import_job_get(*, organization: Organization, public_id: uuid.UUID | str) ->
         raise Http404("No such import") from exc
 
 
+def import_jobs_waiting(*, organization: Organization) -> QuerySet[ImportJob]:
+    """Uploads that repeat another audit's encounters and wait for Import anyway / Cancel."""
+    return ImportJob.objects.filter(
+        organization=organization, status=ImportJob.Status.WAITING
+    ).select_related("created_by")
+
+
 @dataclass(frozen=True, slots=True)
 class EncounterFilters:
     q: str = ""

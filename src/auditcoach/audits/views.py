@@ -343,7 +343,10 @@ def audit_import_view(request: OrgRequest, org_slug: str) -> HttpResponseBase:
     else:
         form = AuditImportForm(organization=organization)
     template = "audits/import.html#import-form" if _is_htmx(request) else "audits/import.html"
-    return render(request, template, {"form": form, "nav": "import"})
+    waiting = (
+        [] if _is_htmx(request) else list(selectors.import_jobs_waiting(organization=organization))
+    )
+    return render(request, template, {"form": form, "nav": "import", "waiting": waiting})
 
 
 @require_role(*AUDIT_WRITE_ROLES)
