@@ -552,6 +552,7 @@ def test_upload_repeating_encounters_waits_then_imports_once(
     shown = text(page)
     assert "4 encounters already in another audit" in shown
     assert "HF-1 Released Q1 2026-Q1" in shown
+    assert f'href="{url("detail", audit_id=released.public_id)}"' in page.content.decode()
     assert "Import anyway" in shown
     assert "Cancel" in shown
     # The import page lists it until someone decides.

@@ -142,6 +142,7 @@ class DuplicateEncounter:
             "external_id": self.external_id,
             "audit": self.audit_name,
             "cycle": self.audit_cycle,
+            "audit_id": str(self.audit_public_id),
         }
 
 
