@@ -117,7 +117,8 @@ def test_the_query_count_does_not_grow_with_the_data(
     with CaptureQueriesContext(connection) as small:
         assert client.get(url("dashboard")).status_code == 200
     more = [
-        [(f"{e[0]}{i}", e[1], f"2026-Q{n}", e[3], e[4]) for e in Q1 + Q2 for i in range(5)]
+        # Encounter ids unique per cycle: `auditcoach import` refuses repeated ones.
+        [(f"{e[0]}-{n}{i}", e[1], f"2026-Q{n}", e[3], e[4]) for e in Q1 + Q2 for i in range(5)]
         for n in (3, 4)
     ]
     (tmp_path / "more").mkdir()

@@ -290,3 +290,18 @@ def test_a_background_import_that_loses_a_roster_race_retries_then_says_so(
         assert Encounter.objects.count() == 0
     else:
         assert Audit.objects.get(name="Raced").encounters.count() == len(workbook.encounters)
+
+
+def test_the_cli_import_that_loses_a_roster_race_says_to_try_again(
+    org: Organization, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from auditcoach.audits import services
+
+    workbook = read_workbook(WORKED)
+    for name in {e.coder for e in workbook.encounters if e.coder}:
+        Coder.objects.create(organization=org, name=name)
+    monkeypatch.setattr(services, "roster_get_or_create_many", _racing_roster(1))
+    with pytest.raises(CommandError, match="Another import was writing") as refused:
+        call_command("import", str(WORKED), "--org", org.slug, "--audit", "Raced")
+    assert refused.value.returncode == 2
+    assert not Audit.objects.filter(name="Raced").exists()

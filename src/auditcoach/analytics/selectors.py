@@ -39,7 +39,7 @@ from django.db.models.functions import Collate, RowNumber, TruncDate
 
 from auditcoach.accounts.models import Organization
 from auditcoach.analytics.models import DashboardView
-from auditcoach.audits.models import Encounter, Finding
+from auditcoach.audits.models import Audit, Encounter, Finding
 from auditcoach.coaching.models import FindingEvent
 from auditcoach.education.models import EducationAssignment
 from auditcoach.engine.metrics import (
@@ -89,7 +89,8 @@ def _collated(expr: str | Combinable) -> Any:
 
 
 def _encounter_q(filters: MetricFilters, prefix: str = "") -> Q:
-    q = Q(**{f"{prefix}released_at__isnull": False})
+    # Released, and not in an archived audit (archived audits count nowhere, docs/audits.md).
+    q = Q(**{f"{prefix}released_at__isnull": False, f"{prefix}audit__archived_at__isnull": True})
     for name, lookup in (
         ("facility", "facility__name"),
         ("service_line", "service_line__name"),
@@ -126,7 +127,10 @@ def counted_findings(*, organization: Organization) -> QuerySet[Finding]:
     """The findings §8 counts, unfiltered: released to the coder, active, not overturned,
     in a released encounter (also the priors of repeats)."""
     return Finding.objects.filter(
-        organization=organization, active=True, encounter__released_at__isnull=False
+        organization=organization,
+        active=True,
+        encounter__released_at__isnull=False,
+        encounter__audit__archived_at__isnull=True,
     ).exclude(status__in=[S.DRAFT, S.OVERTURNED])
 
 
@@ -137,6 +141,11 @@ def _scoped_findings(organization: Organization, filters: MetricFilters) -> Quer
 
 def _table(model: Any) -> str:
     return str(connection.ops.quote_name(model._meta.db_table))
+
+
+def _not_archived(alias: str) -> str:
+    """Raw SQL: the encounter `alias` is not in an archived audit (see `_encounter_q`)."""
+    return f"{alias}.audit_id NOT IN (SELECT id FROM {_table(Audit)} WHERE archived_at IS NOT NULL)"
 
 
 def _c_collation() -> str:
@@ -162,8 +171,9 @@ def _repeat_ids(organization: Organization) -> RawSQL:
             SELECT d.coder_id, d.cycle,
                    DENSE_RANK() OVER (PARTITION BY d.coder_id ORDER BY d.cycle{_c_collation()}) AS rk
             FROM (
-                SELECT DISTINCT coder_id, cycle FROM {enc}
+                SELECT DISTINCT coder_id, cycle FROM {enc} AS e0
                 WHERE organization_id = %s AND released_at IS NOT NULL AND coder_id IS NOT NULL
+                  AND {_not_archived("e0")}
             ) AS d
         ),
         cf AS (
@@ -172,7 +182,7 @@ def _repeat_ids(organization: Organization) -> RawSQL:
             JOIN {enc} AS e ON e.id = f.encounter_id
             JOIN ranks AS r ON r.coder_id = e.coder_id AND r.cycle = e.cycle
             WHERE f.organization_id = %s AND f.active = %s AND f.status NOT IN (%s, %s)
-              AND e.released_at IS NOT NULL
+              AND e.released_at IS NOT NULL AND {_not_archived("e")}
         ),
         seen_p AS (
             SELECT coder_id, rk + 1 AS rk, pattern FROM cf
@@ -494,9 +504,9 @@ def effectiveness(*, organization: Organization, coder: str = "") -> dict[int, E
     sql = f"""
         WITH a AS ({assignments}),
         e AS (
-            SELECT id, coder_id, discharge_date FROM {enc}
+            SELECT id, coder_id, discharge_date FROM {enc} AS e0
             WHERE organization_id = %s AND released_at IS NOT NULL
-              AND coder_id IN (SELECT a_coder FROM a)
+              AND coder_id IN (SELECT a_coder FROM a) AND {_not_archived("e0")}
         ),
         cf AS (
             SELECT f.encounter_id, e.coder_id, f.pattern, f.topic

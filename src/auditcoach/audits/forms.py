@@ -347,6 +347,21 @@ class EncounterFilterForm(forms.Form):
         )
 
 
+class AuditListFilterForm(forms.Form):
+    """The audit list's filters: one status, and whether archived audits are shown."""
+
+    status = forms.ChoiceField(
+        required=False, label="Status", choices=[("", "All statuses"), *Audit.Status.choices]
+    )
+    archived = forms.BooleanField(required=False, label="Show archived")
+
+    def values(self) -> tuple[str, bool]:
+        """(status, archived); an invalid value (a stale link) is simply ignored."""
+        if not self.is_valid():
+            return "", False
+        return self.cleaned_data.get("status") or "", bool(self.cleaned_data.get("archived"))
+
+
 # --------------------------------------------------------------------------- import
 
 MAX_ZIP_MEMBER_BYTES: Final = 1024 * 1024 * 1024  # 1 GiB uncompressed per CSV

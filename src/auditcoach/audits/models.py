@@ -316,14 +316,18 @@ class ImportJob(models.Model):
 
     The workbook was validated when it was uploaded; the job re-reads it from `path` in the
     worker and imports it in one transaction. Progress lives in the cache (outside that
-    transaction); the outcome lives here.
+    transaction); the outcome lives here. A workbook whose encounters repeat another audit's
+    waits (`waiting`, with the first of them in `duplicates`) until the uploader imports it
+    anyway (`queued`) or cancels it (`cancelled`, the upload removed).
     """
 
     class Status(models.TextChoices):
+        WAITING = "waiting", "Waiting for confirmation"
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Importing"
         DONE = "done", "Imported"
         FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -334,8 +338,11 @@ class ImportJob(models.Model):
     path = models.CharField(max_length=500)
     encounters = models.PositiveIntegerField(default=0)
     code_lines = models.PositiveIntegerField(default=0)
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
     error = models.TextField(blank=True)
+    # While waiting: {"count": encounters repeated, "rows": the first of them, each
+    # {"external_id", "audit", "cycle"}} (see `selectors.duplicate_encounters`).
+    duplicates = models.JSONField(default=dict, blank=True)
     audit = models.ForeignKey(
         Audit, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -354,4 +361,4 @@ class ImportJob(models.Model):
 
     @property
     def finished(self) -> bool:
-        return self.status in {self.Status.DONE, self.Status.FAILED}
+        return self.status in {self.Status.DONE, self.Status.FAILED, self.Status.CANCELLED}

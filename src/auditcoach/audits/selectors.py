@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Case, Count, IntegerField, QuerySet, Sum, When
+from django.db.models import Case, Count, IntegerField, Q, QuerySet, Sum, When
 from django.http import Http404
 
 from auditcoach.accounts.models import Organization
@@ -22,18 +22,157 @@ from auditcoach.audits.models import (
     Finding,
     ImportJob,
 )
+from auditcoach.coaching.models import Attachment, Comment, FindingEvent
 from auditcoach.codesets.knowledge import catalog, checker, grouper, pricing
 from auditcoach.codesets.selectors import cpt_descriptions
+from auditcoach.education.models import EducationAssignment, FollowUpReview
 from auditcoach.engine.compare import drg_claim
 from auditcoach.engine.model import CodeIssue, DrgResult
 from auditcoach.engine.model import Encounter as EngineEncounter
 from auditcoach.engine.scoring import Scores, ScoreTotals, scores
+from auditcoach.overreads.models import Overread
 
 
-def audit_list(*, organization: Organization) -> QuerySet[Audit]:
-    return Audit.objects.filter(organization=organization).annotate(
-        encounter_count=Count("encounters", distinct=True)
+def audit_list(
+    *, organization: Organization, status: str = "", archived: bool = False
+) -> QuerySet[Audit]:
+    """The organization's audits, newest first, with their encounter counts: of one
+    `status` when given, the archived ones only when `archived` (then alongside the rest)."""
+    qs = Audit.objects.filter(organization=organization)
+    if status:
+        qs = qs.filter(status=status)
+    if not archived:
+        qs = qs.filter(archived_at__isnull=True)
+    return qs.annotate(encounter_count=Count("encounters", distinct=True))
+
+
+def audit_archived_count(*, organization: Organization, status: str = "") -> int:
+    """How many audits (of `status`, when given) the list hides while archived ones are off."""
+    qs = Audit.objects.filter(organization=organization, archived_at__isnull=False)
+    return (qs.filter(status=status) if status else qs).count()
+
+
+def audit_ever_released(*, audit: Audit) -> bool:
+    """Whether anything of the audit was ever shown to a coder: the audit or one of its
+    encounters stamped released, a finding with `released_at`, or a release event (a
+    release recalled since still counts: the coder may have read it)."""
+    if audit.released_at is not None or audit.status in {
+        Audit.Status.RELEASED,
+        Audit.Status.CLOSED,
+    }:
+        return True
+    org = audit.organization_id
+    return (
+        Encounter.objects.filter(
+            organization_id=org, audit=audit, released_at__isnull=False
+        ).exists()
+        or Finding.objects.filter(
+            organization_id=org, encounter__audit=audit, released_at__isnull=False
+        ).exists()
+        or FindingEvent.objects.filter(
+            organization_id=org,
+            finding__encounter__audit=audit,
+            kind=FindingEvent.Kind.RELEASE,
+        ).exists()
     )
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFootprint:
+    """What deleting an audit removes (the confirmation page and the `audit.delete` entry)."""
+
+    encounters: int
+    code_lines: int
+    findings: int
+    finding_events: int
+    comments: int
+    attachments: int
+    overreads: int
+    followup_reviews: int
+    education_links: int
+    import_jobs: int
+
+    def as_dict(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+def audit_footprint(*, audit: Audit) -> AuditFootprint:
+    """The rows of the audit's encounters and findings, and the rows elsewhere that point
+    at them (follow-up reviews that chose its encounters, education assignments that cite
+    its findings), counted."""
+    org = audit.organization_id
+    encounters = Encounter.objects.filter(organization_id=org, audit=audit)
+    findings = Finding.objects.filter(organization_id=org, encounter__audit=audit)
+    followups = FollowUpReview.objects.filter(organization_id=org).filter(
+        Q(audit=audit) | Q(encounters__audit=audit)
+    )
+    return AuditFootprint(
+        encounters=encounters.count(),
+        code_lines=CodeLine.objects.filter(organization_id=org, encounter__audit=audit).count(),
+        findings=findings.count(),
+        finding_events=FindingEvent.objects.filter(
+            organization_id=org, finding__encounter__audit=audit
+        ).count(),
+        comments=Comment.objects.filter(
+            organization_id=org, finding__encounter__audit=audit
+        ).count(),
+        attachments=Attachment.objects.filter(
+            organization_id=org, finding__encounter__audit=audit
+        ).count(),
+        overreads=Overread.objects.filter(organization_id=org, encounter__audit=audit).count(),
+        followup_reviews=followups.values("pk").distinct().count(),
+        education_links=EducationAssignment.findings.through.objects.filter(
+            finding__organization_id=org, finding__encounter__audit=audit
+        ).count(),
+        import_jobs=ImportJob.objects.filter(organization_id=org, audit=audit).count(),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DuplicateEncounter:
+    """An encounter id of a workbook that another audit of the organization already has."""
+
+    external_id: str
+    audit_name: str
+    audit_cycle: str
+    audit_public_id: uuid.UUID
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "external_id": self.external_id,
+            "audit": self.audit_name,
+            "cycle": self.audit_cycle,
+            "audit_id": str(self.audit_public_id),
+        }
+
+
+# Ids per query: well under SQLite's and PostgreSQL's limits on bound parameters.
+_ID_CHUNK = 5000
+
+
+def duplicate_encounters(
+    *, organization: Organization, external_ids: Iterable[str]
+) -> list[DuplicateEncounter]:
+    """The encounters of the organization's audits (archived ones too) whose encounter id
+    is among `external_ids`, ordered by encounter id then audit name: one row per (id,
+    audit), so an id already in two audits gives two rows. Read before an import writes
+    anything (the upload page and `auditcoach import` both ask)."""
+    wanted = sorted(set(external_ids))
+    rows: list[DuplicateEncounter] = []
+    for start in range(0, len(wanted), _ID_CHUNK):
+        chunk = wanted[start : start + _ID_CHUNK]
+        rows += [
+            DuplicateEncounter(
+                external_id=eid, audit_name=name, audit_cycle=cycle, audit_public_id=aid
+            )
+            for eid, name, cycle, aid in Encounter.objects.filter(
+                organization=organization, external_id__in=chunk
+            )
+            .order_by()
+            .values_list("external_id", "audit__name", "audit__cycle", "audit__public_id")
+        ]
+    rows.sort(key=lambda r: (r.external_id, r.audit_name))
+    return rows
 
 
 def audit_get(*, organization: Organization, public_id: uuid.UUID | str) -> Audit:
@@ -68,6 +207,13 @@ def import_job_get(*, organization: Organization, public_id: uuid.UUID | str) ->
         )
     except (ImportJob.DoesNotExist, ValueError, TypeError) as exc:
         raise Http404("No such import") from exc
+
+
+def import_jobs_waiting(*, organization: Organization) -> QuerySet[ImportJob]:
+    """Uploads that repeat another audit's encounters and wait for Import anyway / Cancel."""
+    return ImportJob.objects.filter(
+        organization=organization, status=ImportJob.Status.WAITING
+    ).select_related("created_by")
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,9 +15,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, FileField, Q
+from django.http import HttpRequest
 from django.utils import timezone
 
 from auditcoach.accounts.models import (
@@ -41,13 +43,23 @@ from auditcoach.audits.conversions import (
     finding_row,
 )
 from auditcoach.audits.models import Audit, CodeLine, Encounter, Finding, ImportJob, RootCause
+from auditcoach.audits.selectors import (
+    AuditFootprint,
+    DuplicateEncounter,
+    audit_ever_released,
+    audit_footprint,
+)
 from auditcoach.audits.signals import audit_imported
+from auditcoach.coaching.models import Attachment, Comment, FindingEvent
 from auditcoach.codesets.knowledge import checker, grouper, pricing
+from auditcoach.education.models import EducationAssignment, FollowUpReview
 from auditcoach.engine import model as em
 from auditcoach.engine.codes import format_modifiers
 from auditcoach.engine.compare import compare_encounter
 from auditcoach.engine.em import Leveling
 from auditcoach.engine.workbook import Workbook, WorkbookError, read_workbook
+from auditcoach.library.models import FindingReference
+from auditcoach.overreads.models import CalibrationSet, Overread, OverreadLine
 
 BATCH = 2000
 ProgressFn = Callable[[int, int], None]
@@ -570,10 +582,16 @@ def import_job_create(
     cycle: str,
     released: bool,
     actor: User | None,
+    duplicates: Sequence[DuplicateEncounter] = (),
+    request: HttpRequest | None = None,
 ) -> ImportJob:
-    """Queue the import of an uploaded, already validated workbook (see `tasks`)."""
-    from auditcoach.audits.tasks import import_job_run
+    """Queue the import of an uploaded, already validated workbook (see `tasks`).
 
+    With `duplicates` (encounters another audit of the organization already has) the job
+    waits instead, holding the first `DUPLICATES_SHOWN` of them, until `import_job_confirm`
+    queues it or `import_job_cancel` drops it.
+    """
+    waiting = bool(duplicates)
     with transaction.atomic():
         job = ImportJob.objects.create(
             organization=organization,
@@ -585,16 +603,27 @@ def import_job_create(
             encounters=len(workbook.encounters),
             code_lines=workbook.code_rows,
             created_by=actor,
+            status=ImportJob.Status.WAITING if waiting else ImportJob.Status.QUEUED,
+            duplicates=duplicates_summary(duplicates) if waiting else {},
         )
+        changes: dict[str, Any] = {
+            "name": name,
+            "encounters": job.encounters,
+            "source": workbook.source,
+        }
+        if waiting:
+            changes["duplicates"] = job.duplicates["count"]
         log_write(
             organization=organization,
             actor=actor,
-            action="import.queue",
+            action="import.hold" if waiting else "import.queue",
             obj_type="import_job",
             obj_id=str(job.public_id),
-            changes={"name": name, "encounters": job.encounters, "source": workbook.source},
+            changes=changes,
+            request=request,
         )
-        transaction.on_commit(lambda: import_job_run.enqueue(job_id=job.pk))
+        if not waiting:
+            _enqueue_on_commit(job)
     return job
 
 
@@ -604,6 +633,80 @@ IMPORT_RACE_MESSAGE = (
     "audit name at the same moment, so this import was rolled back and nothing was written. "
     "Try it again; if the audit name is taken, choose another."
 )
+DUPLICATES_SHOWN = 20
+"""How many repeated encounters the upload's confirmation and `auditcoach import` list."""
+
+
+def duplicates_summary(duplicates: Sequence[DuplicateEncounter]) -> dict[str, Any]:
+    """{"count": distinct encounter ids repeated, "rows": the first DUPLICATES_SHOWN rows}."""
+    return {
+        "count": len({d.external_id for d in duplicates}),
+        "rows": [d.as_dict() for d in duplicates[:DUPLICATES_SHOWN]],
+    }
+
+
+def _enqueue_on_commit(job: ImportJob) -> None:
+    from auditcoach.audits.tasks import import_job_run
+
+    job_id = job.pk
+    transaction.on_commit(lambda: import_job_run.enqueue(job_id=job_id))
+
+
+def _remove_upload(path: str) -> None:
+    """Remove an upload's folder, only ever one of ours (MEDIA_ROOT/imports/upload-…)."""
+    folder = Path(path).parent
+    while folder.name and not folder.name.startswith("upload-"):
+        folder = folder.parent  # a .zip's CSVs sit one folder down
+    root = (Path(settings.MEDIA_ROOT) / "imports").resolve()
+    if folder.name.startswith("upload-") and folder.resolve().parent == root:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def import_job_confirm(*, job: ImportJob, actor: User, request: HttpRequest | None = None) -> bool:
+    """Import a waiting upload anyway; False when it was no longer waiting (a second click,
+    or someone cancelled it), so it is never queued twice."""
+    with transaction.atomic():
+        moved = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.WAITING).update(
+            status=ImportJob.Status.QUEUED
+        )
+        job.refresh_from_db()
+        if not moved:
+            return False
+        log_write(
+            organization=job.organization,
+            actor=actor,
+            action="import.confirm",
+            obj_type="import_job",
+            obj_id=str(job.public_id),
+            changes={"name": job.name, "duplicates": job.duplicates.get("count", 0)},
+            request=request,
+        )
+        _enqueue_on_commit(job)
+    return True
+
+
+def import_job_cancel(*, job: ImportJob, actor: User, request: HttpRequest | None = None) -> bool:
+    """Drop a waiting upload and remove its file (once committed); False when it was no
+    longer waiting."""
+    with transaction.atomic():
+        moved = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.WAITING).update(
+            status=ImportJob.Status.CANCELLED, finished_at=timezone.now()
+        )
+        job.refresh_from_db()
+        if not moved:
+            return False
+        log_write(
+            organization=job.organization,
+            actor=actor,
+            action="import.cancel",
+            obj_type="import_job",
+            obj_id=str(job.public_id),
+            changes={"name": job.name, "duplicates": job.duplicates.get("count", 0)},
+            request=request,
+        )
+        path = job.path
+        transaction.on_commit(lambda: _remove_upload(path))
+    return True
 
 
 def import_job_run(*, job_id: int) -> ImportJob:
@@ -652,23 +755,200 @@ def import_job_run(*, job_id: int) -> ImportJob:
         job.status, job.audit = ImportJob.Status.DONE, audit
     finally:
         cache.delete(key)
-        folder = Path(job.path).parent
-        if folder.name.startswith("upload-"):
-            shutil.rmtree(folder, ignore_errors=True)
+        _remove_upload(job.path)
     job.finished_at = timezone.now()
     job.save(update_fields=["status", "error", "audit", "finished_at"])
     return job
 
 
+# --------------------------------------------------------------------------- lifecycle
+
+
+class AuditLifecycleError(Exception):
+    """A delete or archive the audit's state does not allow; the message says why."""
+
+
+DELETED_WITH_AUDIT: frozenset[tuple[str, str]] = frozenset({
+    ("audits.Encounter", "audit"),
+    ("audits.CodeLine", "encounter"),
+    ("audits.Finding", "encounter"),
+    ("audits.ImportJob", "audit"),
+    ("coaching.FindingEvent", "finding"),
+    ("coaching.Comment", "finding"),
+    ("coaching.Attachment", "finding"),
+    ("library.FindingReference", "finding"),
+    ("education.EducationAssignment_findings", "finding"),
+    ("education.FollowUpReview_encounters", "encounter"),
+    ("education.FollowUpReview", "audit"),
+    ("overreads.Overread", "encounter"),
+    ("overreads.CalibrationSet_encounters", "encounter"),
+})  # fmt: skip
+"""Every (model, field) pointing at an Audit, Encounter or Finding, as `audit_delete`
+handles it; a test compares it with the models' `_meta`, so a new relation needs a decision
+here before deleting can reach it."""
+
+
+@transaction.atomic
+def audit_delete(
+    *, audit: Audit, actor: User, request: HttpRequest | None = None
+) -> AuditFootprint:
+    """Delete an audit none of whose findings was ever released, with everything of it.
+
+    Gone in this one transaction: encounters, both versions' code lines, findings and their
+    events, comments, attachments (files removed once committed), reference links, overreads
+    and their blind lines, calibration-set and education links to them, import jobs.
+    Follow-up reviews that chose its encounters keep their other encounters and wait for
+    the next import (flagged). The audit-log entries stay; `audit.delete` records the name
+    and the counts. Raises AuditLifecycleError for an audit ever released.
+    """
+    audit = Audit.objects.select_for_update().get(pk=audit.pk)
+    if audit_ever_released(audit=audit):
+        raise AuditLifecycleError(
+            "This audit's findings were released to coders, so it is part of their coaching "
+            "record and cannot be deleted. Archive it instead to leave it out of reports."
+        )
+    org = audit.organization
+    footprint = audit_footprint(audit=audit)
+    encounters = Encounter.objects.filter(organization=org, audit=audit)
+    findings = Finding.objects.filter(organization=org, encounter__audit=audit)
+    files = list(
+        Attachment.objects.filter(organization=org, finding__encounter__audit=audit)
+        .exclude(file="")
+        .values_list("file", flat=True)
+    )
+    followups = list(
+        FollowUpReview.objects.filter(organization=org)
+        .filter(Q(audit=audit) | Q(encounters__audit=audit))
+        .distinct()
+    )
+    EducationAssignment.findings.through.objects.filter(finding__in=findings).delete()
+    FollowUpReview.encounters.through.objects.filter(encounter__in=encounters).delete()
+    CalibrationSet.encounters.through.objects.filter(encounter__in=encounters).delete()
+    OverreadLine.objects.filter(overread__encounter__in=encounters).delete()
+    Overread.objects.filter(organization=org, encounter__in=encounters).delete()
+    FindingReference.objects.filter(organization=org, finding__in=findings).delete()
+    Comment.objects.filter(organization=org, finding__in=findings).delete()
+    Attachment.objects.filter(organization=org, finding__in=findings).delete()
+    FindingEvent.objects.filter(organization=org, finding__in=findings).delete()
+    findings.delete()
+    CodeLine.objects.filter(organization=org, encounter__in=encounters).delete()
+    encounters.delete()
+    ImportJob.objects.filter(organization=org, audit=audit).delete()
+    for followup in followups:
+        _followup_unlink(followup, audit=audit, actor=actor, request=request)
+    public_id, name, cycle = audit.public_id, audit.name, audit.cycle
+    audit.delete()
+    log_write(
+        organization=org,
+        actor=actor,
+        action="audit.delete",
+        obj_type="audit",
+        obj_id=str(public_id),
+        changes={"name": name, "cycle": cycle, **footprint.as_dict()},
+        request=request,
+    )
+    if files:
+        transaction.on_commit(lambda: _remove_files(files))
+    return footprint
+
+
+def _remove_files(names: Sequence[str]) -> None:
+    field = Attachment._meta.get_field("file")
+    assert isinstance(field, FileField)
+    for name in names:
+        field.storage.delete(name)
+
+
+def _followup_unlink(
+    followup: FollowUpReview, *, audit: Audit, actor: User, request: HttpRequest | None
+) -> None:
+    """A follow-up review lost the deleted audit's encounters: it keeps the others, and
+    with fewer than it needs it is flagged, so the next import of the coder tops it up."""
+    left = list(followup.encounters.values_list("audit_id", flat=True))
+    audits = set(left)
+    before = followup.status
+    if len(left) < followup.n_encounters:
+        followup.status = FollowUpReview.Status.FLAGGED
+    followup.audit_id = audits.pop() if len(audits) == 1 else None
+    followup.save(update_fields=["status", "audit", "updated_at"])
+    log_write(
+        organization=audit.organization,
+        actor=actor,
+        action="followup.unlink",
+        obj_type="followup_review",
+        obj_id=str(followup.public_id),
+        changes={
+            "deleted_audit": audit.name,
+            "encounters_left": len(left),
+            "status": [before, followup.status],
+        },
+        request=request,
+    )
+
+
+@transaction.atomic
+def audit_archive(*, audit: Audit, actor: User, request: HttpRequest | None = None) -> bool:
+    """Leave a released audit out of dashboards, scorecards, reports and metrics; it stays
+    readable, and its coaching goes on. False when it was archived already."""
+    audit = Audit.objects.select_for_update().get(pk=audit.pk)
+    if audit.archived_at is not None:
+        return False
+    if not audit_ever_released(audit=audit):
+        raise AuditLifecycleError(
+            "Only a released audit can be archived; an audit never released counts nowhere "
+            "yet. Delete it if it is not wanted."
+        )
+    audit.archived_at = timezone.now()
+    audit.save(update_fields=["archived_at"])
+    log_write(
+        organization=audit.organization,
+        actor=actor,
+        action="audit.archive",
+        obj_type="audit",
+        obj_id=str(audit.public_id),
+        changes={"name": audit.name, "archived_at": audit.archived_at.isoformat()},
+        request=request,
+    )
+    return True
+
+
+@transaction.atomic
+def audit_unarchive(*, audit: Audit, actor: User, request: HttpRequest | None = None) -> bool:
+    """Count an archived audit again everywhere; False when it was not archived."""
+    audit = Audit.objects.select_for_update().get(pk=audit.pk)
+    if audit.archived_at is None:
+        return False
+    archived_at = audit.archived_at
+    audit.archived_at = None
+    audit.save(update_fields=["archived_at"])
+    log_write(
+        organization=audit.organization,
+        actor=actor,
+        action="audit.unarchive",
+        obj_type="audit",
+        obj_id=str(audit.public_id),
+        changes={"name": audit.name, "archived_at": [archived_at.isoformat(), None]},
+        request=request,
+    )
+    return True
+
+
 __all__ = [
+    "DELETED_WITH_AUDIT",
+    "AuditLifecycleError",
     "AuditedLine",
     "ConflictError",
+    "audit_archive",
+    "audit_delete",
     "audit_import",
+    "audit_unarchive",
     "encounter_audited_update",
     "encounter_recompute",
     "encounter_review_status_set",
     "finding_annotate",
     "finding_em_level_set",
+    "import_job_cancel",
+    "import_job_confirm",
     "import_job_create",
     "import_job_run",
 ]

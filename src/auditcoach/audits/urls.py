@@ -10,7 +10,14 @@ urlpatterns = [
     path("", views.index, name="index"),
     path("audits/import/", views.audit_import_view, name="import"),
     path("audits/import/<uuid:job_id>/", views.import_job_view, name="import_job"),
+    path(
+        "audits/import/<uuid:job_id>/confirm/", views.import_job_confirm_view, name="import_confirm"
+    ),
+    path("audits/import/<uuid:job_id>/cancel/", views.import_job_cancel_view, name="import_cancel"),
     path("audits/<uuid:audit_id>/", views.audit_detail, name="detail"),
+    path("audits/<uuid:audit_id>/delete/", views.audit_delete_view, name="delete"),
+    path("audits/<uuid:audit_id>/archive/", views.audit_archive_view, name="archive"),
+    path("audits/<uuid:audit_id>/unarchive/", views.audit_unarchive_view, name="unarchive"),
     path("audits/<uuid:audit_id>/encounters/", views.encounter_list_view, name="encounters"),
     path("encounters/<uuid:encounter_id>/", views.encounter_workspace, name="encounter"),
     path("encounters/<uuid:encounter_id>/lines/add/", views.line_add, name="line_add"),

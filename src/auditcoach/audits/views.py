@@ -29,6 +29,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from auditcoach.accounts.models import Role
 from auditcoach.accounts.permissions import (
     AUDIT_WRITE_ROLES,
+    MANAGE_ROLES,
     READ_ROLES,
     OrgRequest,
     has_role,
@@ -47,6 +48,7 @@ from auditcoach.audits.forms import (
     POA_VALUES,
     AuditedLineForm,
     AuditImportForm,
+    AuditListFilterForm,
     DispositionForm,
     EmLevelingForm,
     EncounterFilterForm,
@@ -55,15 +57,21 @@ from auditcoach.audits.forms import (
     LockedForm,
     ReviewStatusForm,
 )
-from auditcoach.audits.models import CodeLine, Encounter, Finding, ImportJob, RootCause
+from auditcoach.audits.models import Audit, CodeLine, Encounter, Finding, ImportJob, RootCause
 from auditcoach.audits.services import (
     AuditedLine,
+    AuditLifecycleError,
     ConflictError,
     NotesConflictError,
+    audit_archive,
+    audit_delete,
+    audit_unarchive,
     encounter_audited_update,
     encounter_review_status_set,
     finding_annotate,
     finding_em_level_set,
+    import_job_cancel,
+    import_job_confirm,
     import_job_create,
     import_progress,
 )
@@ -280,8 +288,31 @@ def _audit_url(name: str, request: OrgRequest, **kwargs: Any) -> str:
 @require_role(*READ_ROLES)
 @require_safe
 def index(request: OrgRequest, org_slug: str) -> HttpResponse:
-    audits = selectors.audit_list(organization=request.organization).select_related("created_by")
-    return render(request, "audits/index.html", {"audits": audits, "nav": "index"})
+    """The organization's audits, filtered by `?status=` and `?archived=1` (archived ones
+    are hidden unless asked for)."""
+    organization = request.organization
+    form = AuditListFilterForm(request.GET or None)
+    status, archived = form.values()
+    audits = list(
+        selectors.audit_list(organization=organization, status=status, archived=archived)
+        .select_related("created_by")
+        .order_by("-created_at", "-pk")
+    )
+    context = {
+        "audits": audits,
+        "nav": "index",
+        "form": form,
+        "status": status,
+        "status_label": dict(Audit.Status.choices).get(status, ""),
+        "show_archived": archived,
+        "filtered": bool(status or archived),
+        "archived_hidden": 0
+        if archived
+        else selectors.audit_archived_count(organization=organization, status=status),
+        "archived_url": "?"
+        + urlencode({**({"status": status} if status else {}), "archived": "on"}),
+    }
+    return render(request, "audits/index.html", context)
 
 
 @require_role(*AUDIT_WRITE_ROLES)
@@ -293,6 +324,11 @@ def audit_import_view(request: OrgRequest, org_slug: str) -> HttpResponseBase:
         if form.is_valid():
             workbook = form.cleaned_data["file"]
             assert form.saved_path is not None  # set by a successful clean_file
+            # Encounters another audit already has: the job waits for a confirmation.
+            duplicates = selectors.duplicate_encounters(
+                organization=organization,
+                external_ids=(e.encounter_id for e in workbook.encounters),
+            )
             job = import_job_create(
                 organization=organization,
                 path=form.saved_path,
@@ -301,13 +337,18 @@ def audit_import_view(request: OrgRequest, org_slug: str) -> HttpResponseBase:
                 cycle=form.cleaned_data["cycle"],
                 released=form.cleaned_data["released"],
                 actor=request.user,
+                duplicates=duplicates,
+                request=request,
             )
             url = _audit_url("import_job", request, job_id=job.public_id)
             return HttpResponseClientRedirect(url) if _is_htmx(request) else redirect(url)
     else:
         form = AuditImportForm(organization=organization)
     template = "audits/import.html#import-form" if _is_htmx(request) else "audits/import.html"
-    return render(request, template, {"form": form, "nav": "import"})
+    waiting = (
+        [] if _is_htmx(request) else list(selectors.import_jobs_waiting(organization=organization))
+    )
+    return render(request, template, {"form": form, "nav": "import", "waiting": waiting})
 
 
 @require_role(*AUDIT_WRITE_ROLES)
@@ -315,6 +356,22 @@ def audit_import_view(request: OrgRequest, org_slug: str) -> HttpResponseBase:
 def import_job_view(request: OrgRequest, org_slug: str, job_id: UUID) -> HttpResponseBase:
     """The progress of a background import; polled by htmx until it finishes."""
     job = selectors.import_job_get(organization=request.organization, public_id=job_id)
+    if job.status == ImportJob.Status.WAITING:
+        rows = job.duplicates.get("rows", [])
+        context_waiting = {
+            "job": job,
+            "nav": "import",
+            "rows": rows,
+            "count": job.duplicates.get("count", len(rows)),
+        }
+        if _is_htmx(request):
+            # A poll that began before the page knew: reload it as the confirmation.
+            return HttpResponseClientRedirect(request.path)
+        return render(request, "audits/import_confirm.html", context_waiting)
+    if job.status == ImportJob.Status.CANCELLED:
+        messages.info(request, f"The import of “{job.name}” was cancelled; nothing was imported.")
+        url = _audit_url("import", request)
+        return HttpResponseClientRedirect(url) if _is_htmx(request) else redirect(url)
     if job.status == ImportJob.Status.DONE and job.audit is not None:
         messages.success(
             request,
@@ -336,6 +393,99 @@ def import_job_view(request: OrgRequest, org_slug: str, job_id: UUID) -> HttpRes
         "audits/import_job.html#job-status" if _is_htmx(request) else "audits/import_job.html"
     )
     return render(request, template, context)
+
+
+@require_role(*AUDIT_WRITE_ROLES)
+@require_POST
+def import_job_confirm_view(request: OrgRequest, org_slug: str, job_id: UUID) -> HttpResponseBase:
+    """“Import anyway”: queue a waiting upload whose encounters repeat another audit's."""
+    job = selectors.import_job_get(organization=request.organization, public_id=job_id)
+    if not import_job_confirm(job=job, actor=request.user, request=request):
+        if job.status == ImportJob.Status.CANCELLED:
+            messages.info(request, "This upload was cancelled; upload the workbook again.")
+            return redirect(_audit_url("import", request))
+        messages.info(request, "This import was already started.")
+    return redirect(_audit_url("import_job", request, job_id=job.public_id))
+
+
+@require_role(*AUDIT_WRITE_ROLES)
+@require_POST
+def import_job_cancel_view(request: OrgRequest, org_slug: str, job_id: UUID) -> HttpResponseBase:
+    """“Cancel”: drop a waiting upload and remove its file."""
+    job = selectors.import_job_get(organization=request.organization, public_id=job_id)
+    if import_job_cancel(job=job, actor=request.user, request=request):
+        messages.success(
+            request, f"Cancelled the import of “{job.name}”; the uploaded file was removed."
+        )
+        return redirect(_audit_url("import", request))
+    messages.info(request, "This import was already started, so it can no longer be cancelled.")
+    return redirect(_audit_url("import_job", request, job_id=job.public_id))
+
+
+# --------------------------------------------------------------------------- lifecycle
+
+
+@require_role(*AUDIT_WRITE_ROLES)
+@require_http_methods(["GET", "POST"])
+def audit_delete_view(request: OrgRequest, org_slug: str, audit_id: UUID) -> HttpResponseBase:
+    """GET: what deleting the audit removes, and a confirmation; POST: delete it. An audit
+    ever released is refused (403) with the reason."""
+    organization = request.organization
+    audit = selectors.audit_get(organization=organization, public_id=audit_id)
+    released = selectors.audit_ever_released(audit=audit)
+    if request.method == "POST" and not released:
+        try:
+            footprint = audit_delete(audit=audit, actor=request.user, request=request)
+        except AuditLifecycleError:
+            released = True  # released between the page and the click
+        else:
+            messages.success(
+                request,
+                f"Deleted the audit “{audit.name}”: {footprint.encounters:,} encounters, "
+                f"{footprint.code_lines:,} code lines and {footprint.findings:,} findings.",
+            )
+            return redirect(_audit_url("index", request))
+    context = {
+        "audit": audit,
+        "nav": "detail",
+        "released": released,
+        "footprint": None if released else selectors.audit_footprint(audit=audit),
+        "can_archive": has_role(request.membership, MANAGE_ROLES) and audit.archived_at is None,
+    }
+    return render(request, "audits/audit_delete.html", context, status=403 if released else 200)
+
+
+@require_role(*MANAGE_ROLES)
+@require_POST
+def audit_archive_view(request: OrgRequest, org_slug: str, audit_id: UUID) -> HttpResponseBase:
+    audit = selectors.audit_get(organization=request.organization, public_id=audit_id)
+    try:
+        changed = audit_archive(audit=audit, actor=request.user, request=request)
+    except AuditLifecycleError as exc:
+        messages.error(request, str(exc))
+    else:
+        if changed:
+            messages.success(
+                request,
+                f"Archived “{audit.name}”: it is left out of dashboards, scorecards, reports "
+                "and metrics, and stays readable here.",
+            )
+        else:
+            messages.info(request, f"“{audit.name}” was already archived.")
+    return redirect(_audit_url("detail", request, audit_id=audit.public_id))
+
+
+@require_role(*MANAGE_ROLES)
+@require_POST
+def audit_unarchive_view(request: OrgRequest, org_slug: str, audit_id: UUID) -> HttpResponseBase:
+    audit = selectors.audit_get(organization=request.organization, public_id=audit_id)
+    if audit_unarchive(audit=audit, actor=request.user, request=request):
+        messages.success(
+            request, f"Unarchived “{audit.name}”: it counts in dashboards and metrics again."
+        )
+    else:
+        messages.info(request, f"“{audit.name}” was not archived.")
+    return redirect(_audit_url("detail", request, audit_id=audit.public_id))
 
 
 # --------------------------------------------------------------------------- audit summary
@@ -382,6 +532,9 @@ def audit_detail(request: OrgRequest, org_slug: str, audit_id: UUID) -> HttpResp
         "release_rows": coaching_selectors.release_summary(organization=organization, audit=audit)
         if has_role(request.membership, AUDIT_WRITE_ROLES)
         else [],
+        "can_manage": has_role(request.membership, MANAGE_ROLES),
+        "can_delete": has_role(request.membership, AUDIT_WRITE_ROLES)
+        and not selectors.audit_ever_released(audit=audit),
     }
     return render(request, "audits/detail.html", context)
 

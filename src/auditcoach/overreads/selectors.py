@@ -135,8 +135,12 @@ def _keyed_rows(organization: Organization, *, cycle: str = "") -> list[tuple[in
     the first auditor's findings' topic: an encounter whose findings carry several topics
     gives one row per topic (so it counts under each); one with none gives topic "".
     """
+    # Overreads of archived audits' encounters count nowhere, like the rest of the metrics.
     done = Overread.objects.filter(
-        organization=organization, plan__isnull=False, status=Overread.Status.DONE
+        organization=organization,
+        plan__isnull=False,
+        status=Overread.Status.DONE,
+        encounter__audit__archived_at__isnull=True,
     ).select_related("encounter", "first_auditor", "reviewer")
     if cycle:
         done = done.filter(plan__cycle=cycle)

@@ -1,4 +1,9 @@
-"""`auditcoach import PATH --org SLUG --audit NAME [--cycle LABEL] [--released]`."""
+"""`auditcoach import PATH --org SLUG --audit NAME [--cycle LABEL] [--released]
+[--allow-duplicates]`.
+
+Encounters whose id another audit of the organization already has are listed (the first
+20 and a count) and nothing is imported (exit 2) unless `--allow-duplicates` is given.
+"""
 
 import sys
 import time
@@ -6,10 +11,17 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import IntegrityError
 
 from auditcoach.accounts.models import Organization
 from auditcoach.audits.models import Audit
-from auditcoach.audits.services import audit_import
+from auditcoach.audits.selectors import duplicate_encounters
+from auditcoach.audits.services import (
+    DUPLICATES_SHOWN,
+    IMPORT_RACE_MESSAGE,
+    audit_import,
+    duplicates_summary,
+)
 from auditcoach.engine.workbook import WorkbookError, read_workbook
 
 
@@ -27,6 +39,11 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--released", action="store_true", help="mark the findings released (historical audits)"
+        )
+        parser.add_argument(
+            "--allow-duplicates",
+            action="store_true",
+            help="import even when encounter ids repeat another audit of the organization",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -48,20 +65,51 @@ class Command(BaseCommand):
             raise CommandError(
                 f"the workbook was rejected; nothing was imported:\n{exc}", returncode=2
             ) from exc
+        duplicates = duplicate_encounters(
+            organization=organization, external_ids=(e.encounter_id for e in workbook.encounters)
+        )
+        if duplicates:
+            summary = duplicates_summary(duplicates)
+            listed = "\n".join(
+                f"  {row['external_id']}  in {row['audit']!r}"
+                + (f" ({row['cycle']})" if row["cycle"] else "")
+                for row in summary["rows"]
+            )
+            count = summary["count"]
+            more = (
+                f"\n  … and more: the first {DUPLICATES_SHOWN} are listed"
+                if len(duplicates) > DUPLICATES_SHOWN
+                else ""
+            )
+            head = (
+                f"{count:,} encounter{'' if count == 1 else 's'} of the workbook "
+                f"already exist{'s' if count == 1 else ''} in another audit of "
+                f"{organization.slug}:\n{listed}{more}"
+            )
+            if not options["allow_duplicates"]:
+                raise CommandError(
+                    f"{head}\nnothing was imported; run again with --allow-duplicates to "
+                    "import them anyway",
+                    returncode=2,
+                )
+            self.stderr.write(f"{head}\nimporting them anyway (--allow-duplicates).")
 
         def progress(done: int, total: int) -> None:
             if sys.stderr.isatty() or total > 5000:
                 sys.stderr.write(f"\r  {done:,} / {total:,} encounters")
                 sys.stderr.flush()
 
-        audit = audit_import(
-            organization=organization,
-            workbook=workbook,
-            name=options["audit"],
-            cycle=options["cycle"],
-            released=options["released"],
-            progress=progress,
-        )
+        try:
+            audit = audit_import(
+                organization=organization,
+                workbook=workbook,
+                name=options["audit"],
+                cycle=options["cycle"],
+                released=options["released"],
+                progress=progress,
+            )
+        except IntegrityError as exc:  # another import committed the same new names first
+            raise CommandError(IMPORT_RACE_MESSAGE, returncode=2) from exc
         if len(workbook.encounters) > 5000 or sys.stderr.isatty():
             sys.stderr.write("\n")
         elapsed = time.monotonic() - started

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("audits", "0009_payer_auditor_rosters"),
+        ("audits", "0010_importjob_waiting_for_duplicates"),
     ]
 
     operations = [
