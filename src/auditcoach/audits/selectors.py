@@ -202,6 +202,25 @@ def finding_kind_counts(*, organization: Organization, audit: Audit) -> list[dic
     return [dict(row) for row in rows]
 
 
+def weighted_kind_counts(
+    *, organization: Organization, audit: Audit, groups: Iterable[str]
+) -> dict[str, int]:
+    """Active findings per kind in the counted `groups` plus the encounter-level kinds
+    (DRG, disposition: group "-"), for the weighted error score."""
+    rows = (
+        Finding.objects.filter(
+            organization=organization,
+            encounter__audit=audit,
+            active=True,
+            group__in=[*groups, "-"],
+        )
+        .values("kind")
+        .annotate(n=Count("pk"))
+        .order_by("kind")
+    )
+    return {row["kind"]: row["n"] for row in rows}
+
+
 def encounter_scores(*, encounter: Encounter) -> Scores:
     """The §6 scores of one encounter, from its stored counts (no query)."""
     sums: dict[str, Any] = {
