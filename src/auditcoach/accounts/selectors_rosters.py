@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
-from auditcoach.accounts.models import Organization, RosterEntry
+from auditcoach.accounts.models import Organization, PersonEntry, RosterEntry
 from auditcoach.accounts.services_rosters import KINDS, RosterKind
 from auditcoach.audits.models import Encounter
 
@@ -49,11 +50,17 @@ def roster_entries(*, organization: Organization, kind: RosterKind) -> QuerySet[
 def roster_entry_get(
     *, organization: Organization, kind: RosterKind, public_id: uuid.UUID | str
 ) -> RosterEntry:
-    entry: RosterEntry | None = (
-        kind.manager.filter(organization=organization, public_id=public_id)
-        .select_related(*(["user"] if kind.person else []))
-        .first()
-    )
+    qs = kind.manager.filter(organization=organization, public_id=public_id)
+    if kind.person:
+        qs = qs.select_related("user")
+    entry: RosterEntry | None = qs.first()
     if entry is None:
         raise Http404("No such entry")
     return entry
+
+
+def person_labels(*, organization: Organization, model: type[PersonEntry]) -> dict[str, str]:
+    """Roster name → the label people read, for the names kept as text (one query)."""
+    manager: Any = model._default_manager
+    qs = manager.filter(organization_id=organization.pk).select_related("user")
+    return {entry.name: getattr(entry, "label", entry.name) for entry in qs}

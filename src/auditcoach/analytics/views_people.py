@@ -117,7 +117,7 @@ def coders(request: OrgRequest, org_slug: str) -> HttpResponse:
                     replace(filters, coder=s.coder.name), cycle=s.latest_cycle, repeat="1"
                 ),
                 "spark": charts.sparkline(
-                    s.accuracy_series, label=f"{s.coder.name}: code accuracy by cycle"
+                    s.accuracy_series, label=f"{s.coder.label}: code accuracy by cycle"
                 ),
                 "accuracy": ScoreCell(s.accuracy),
                 "latest": ScoreCell(s.latest_accuracy),

@@ -56,7 +56,7 @@ class Access:
 
 def _base(organization: Organization) -> QuerySet[Finding]:
     return Finding.objects.filter(organization=organization).select_related(
-        "encounter", "encounter__audit", "encounter__coder", "encounter__organization"
+        "encounter", "encounter__audit", "encounter__coder__user", "encounter__organization"
     )
 
 
