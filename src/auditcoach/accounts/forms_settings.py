@@ -59,8 +59,18 @@ class OrganizationSettingsForm(forms.Form):
         max_digits=12,
         decimal_places=2,
         min_value=Decimal("0.01"),
-        max_value=BASE_RATE_MAX,
+        # max_digits bounds it to BASE_RATE_MAX (one message, not two, for a huge number).
+        error_messages={
+            "max_digits": "Enter an amount under $10,000,000,000.",
+            "max_whole_digits": "Enter an amount under $10,000,000,000.",
+            "max_decimal_places": "Enter dollars and cents (at most 2 decimals).",
+            "min_value": "Enter an amount above $0 (or leave it empty).",
+            "invalid": "Enter an amount in dollars, like 6848.98.",
+        },
         label="Default base rate (dollars)",
+        widget=forms.TextInput(
+            attrs={"inputmode": "decimal", "maxlength": 20, "autocomplete": "off"}
+        ),
         help_text="For inpatient Δ$ where the facility has no base rate; empty for the "
         "national standardized amount. New imports store the rate in force.",
     )
