@@ -256,6 +256,9 @@ def test_summary_shows_the_audits_own_headline_and_weighted_score(
     page = client_for(manager).get(f"/o/{org.slug}/audits/{weighted.public_id}/")
     scores = page.context["scores"]
     assert page.context["headline_label"] == "Record accuracy"
+    # The headline takes record accuracy's card rather than repeating it.
+    assert 'class="stat-label">Record accuracy<' not in page.content.decode()
+    assert 'class="stat-label">DRG accuracy<' in page.content.decode()
     cell = page.context["headline"]
     assert cell.prop == scores.record_accuracy
     assert f"n {cell.counts} · 95% CI {cell.interval}" in page.content.decode()

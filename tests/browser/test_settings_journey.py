@@ -48,12 +48,26 @@ def test_manager_settings_and_rosters(
     expect(page.get_by_text("Nothing was saved")).to_be_visible()
     page.screenshot(path=str(artifacts / "settings-error.png"), full_page=True)
     page.get_by_label("Default base rate (dollars)").fill("6500.00")
+    page.get_by_label("Added (missed code)").fill("2")
     page.get_by_role("button", name="Save settings").click()
     expect(page.get_by_text("Settings saved.")).to_be_visible()
     page.screenshot(path=str(artifacts / "settings.png"), full_page=True)
     org.refresh_from_db()
     assert org.response_sla_days == 10
     assert org.score_settings["headline"] == "record_accuracy"
+
+    # The next audit leads with record accuracy and shows the weighted error score.
+    later = audit_import(
+        organization=org,
+        workbook=read_workbook(rosterworld.write(tmp_path / "later", rosterworld.TWINS)),
+        name="After the change",
+        released=True,
+    )
+    page.goto(f"{live_server.url}/o/{org.slug}/audits/{later.public_id}/")
+    expect(page.locator("#headline-label")).to_have_text("Record accuracy")
+    expect(page.locator("#weighted-errors")).to_contain_text("Weighted errors per 100 codes")
+    expect(page.get_by_text("ADDED 2 (every other kind 1)")).to_be_visible()
+    page.screenshot(path=str(artifacts / "audit-summary-settings.png"), full_page=True)
 
     # Rosters → Coders: give "A. Lee" the display name people read.
     page.get_by_role("link", name="Rosters", exact=True).first.click()
@@ -78,14 +92,14 @@ def test_manager_settings_and_rosters(
     page.get_by_role("button", name="Review the merge").click()
     confirm = page.locator("#merge-confirm")
     expect(confirm).to_contain_text("encounters")
-    expect(confirm).to_contain_text("1")
+    expect(confirm.locator("td.num")).to_have_text("2")
     page.screenshot(path=str(artifacts / "rosters-merge-confirm.png"), full_page=True)
     confirm.get_by_role("button", name="Merge and delete “MEDICARE”").click()
     expect(page.get_by_text("Merged “MEDICARE” into “Medicare”")).to_be_visible()
     assert list(Payer.objects.filter(organization=org).values_list("name", flat=True)) == [
         "Medicare"
     ]
-    assert Encounter.objects.filter(organization=org, payer="Medicare").count() == 3
+    assert Encounter.objects.filter(organization=org, payer="Medicare").count() == 6
 
     # Facilities: retire "North Campus"; the dashboard's filter bar stops offering it.
     page.get_by_role("navigation", name="Roster").get_by_role("link", name="Facilities").click()

@@ -25,7 +25,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect
 
-from auditcoach.accounts.models import Role
+from auditcoach.accounts.models import Coder, Role
 from auditcoach.accounts.permissions import (
     AUDIT_WRITE_ROLES,
     READ_ROLES,
@@ -33,6 +33,7 @@ from auditcoach.accounts.permissions import (
     has_role,
     require_role,
 )
+from auditcoach.accounts.selectors_rosters import person_labels
 from auditcoach.auditlog.services import log_view
 from auditcoach.audits import score_settings, selectors
 from auditcoach.audits.blinding import blind_review_url
@@ -427,6 +428,7 @@ def audit_detail(request: OrgRequest, org_slug: str, audit_id: UUID) -> HttpResp
         "drg": ScoreCell(scores.drg_accuracy),
         "headline": ScoreCell(scoring_headline(totals, headline_key, groups)),
         "headline_label": headline_label(headline_key, groups),
+        "headline_key": headline_key,
         "weighted": _weighted_display(weighted),
         "impact": money(scores.financial_impact),
         "finding_total": sum(row["n"] for row in kinds),
@@ -440,7 +442,8 @@ def audit_detail(request: OrgRequest, org_slug: str, audit_id: UUID) -> HttpResp
         "by_coder": _slice_rows(
             selectors.audit_scores_by(
                 organization=organization, audit=audit, dimension="coder__name"
-            )
+            ),
+            person_labels(organization=organization, model=Coder),
         ),
         "scoring_settings": _settings_display(audit.scoring_settings),
         "encounters_url": encounters_url,
