@@ -455,3 +455,25 @@ def test_another_organizations_entry_is_a_404(
     mine = ServiceLine.objects.create(organization=org, name="Cardiology")
     assert client_for(manager).get(entry_url(org, "providers", mine, "edit")).status_code == 404
     assert Auditor.objects.count() == 0
+
+
+def test_the_roster_page_query_count_does_not_grow_with_the_roster(
+    org: Organization, manager: User, client_for: ClientFor
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = client_for(manager)
+    url = f"/o/{org.slug}/settings/rosters/coders/"
+    Coder.objects.create(organization=org, name="One", user=manager)
+    client.get(url)  # the first request after signing in also touches the session
+    with CaptureQueriesContext(connection) as small:
+        assert client.get(url).status_code == 200
+    for i in range(20):
+        user = User.objects.create(username=f"c{i}", first_name="C", last_name=str(i))
+        Coder.objects.create(organization=org, name=f"Coder {i}", user=user)
+    with CaptureQueriesContext(connection) as large:
+        assert client.get(url).status_code == 200
+    assert len(large.captured_queries) == len(small.captured_queries), [
+        q["sql"][:90] for q in large.captured_queries
+    ]
