@@ -330,7 +330,7 @@ def test_summary_shows_the_worked_example_numbers(
     assert "Record accuracy encounters without any finding 0.0% 0/4" in page
     assert "E/M over-coded 1 · under-coded 0" in page
     assert "+$7,487.35" in page
-    assert "Headline score code accuracy" in page  # the stored score settings
+    assert "Headline score DX code accuracy" in page  # the stored score settings
     # By setting and by coder, and the pattern table linking to the filtered list.
     assert "Inpatient 2" in page
     assert "coder.ana 2" in page

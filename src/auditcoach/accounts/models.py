@@ -192,7 +192,7 @@ class PersonEntry(RosterEntry):
     """A roster entry for a person: the workbook's key (`name`) and how people read it.
 
     `display_name` is what screens show (a person's name, never a login like `coder.ana`);
-    `label` falls back to the key when it is blank.
+    `label` falls back to the linked login's full name, then to the key, when it is blank.
     """
 
     display_name = models.CharField(max_length=200, blank=True)
@@ -202,7 +202,15 @@ class PersonEntry(RosterEntry):
 
     @property
     def label(self) -> str:
-        return self.display_name or self.name
+        """The display name, else the linked login's full name, else the workbook key.
+
+        Lists that show many people load `user` with `select_related` (one query).
+        """
+        if self.display_name:
+            return self.display_name
+        user = getattr(self, "user", None) if getattr(self, "user_id", None) else None
+        full = user.get_full_name().strip() if user is not None else ""
+        return full or self.name
 
 
 class Coder(PersonEntry):

@@ -18,7 +18,8 @@ from django.db.models import Count
 from django.urls import reverse
 from django.utils.safestring import SafeString
 
-from auditcoach.accounts.models import Organization
+from auditcoach.accounts.models import Auditor, Organization
+from auditcoach.accounts.selectors_rosters import person_labels
 from auditcoach.analytics import selectors
 from auditcoach.analytics.charts import Bar, Point, bar_chart, legend, line_chart, sparkline
 from auditcoach.analytics.forms import filter_query
@@ -348,9 +349,10 @@ def disputes(ctx: Context) -> Widget:
         w.empty = "No released findings in this slice."
         return w
     w.headers = ["Auditor", "Dispute rate", "Overturn rate"]
+    labels = person_labels(organization=ctx.organization, model=Auditor)
     bars = []
     for auditor, rate in rates.items():
-        name = auditor or "—"
+        name = labels.get(auditor, auditor) if auditor else "—"
         bars.append(
             Bar(
                 name,

@@ -6,7 +6,15 @@ from typing import Any
 
 from django import forms
 
-from auditcoach.accounts.models import Coder, Facility, Organization, Provider, ServiceLine
+from auditcoach.accounts.models import (
+    Auditor,
+    Coder,
+    Facility,
+    Organization,
+    Payer,
+    Provider,
+    ServiceLine,
+)
 from auditcoach.analytics.selectors import MetricFilters
 from auditcoach.audits.models import Encounter
 
@@ -23,13 +31,25 @@ FILTER_FIELDS = (
 )
 
 
-def _names(qs: Any) -> list[tuple[str, str]]:
-    return [("", "All"), *((n, n) for n in qs.order_by("name").values_list("name", flat=True))]
+def _names(qs: Any, *, current: str = "", person: bool = False) -> list[tuple[str, str]]:
+    """("", "All") and the roster's active entries, value = roster name, text = what people
+    read (a person's display name). A retired entry is offered only while it is the
+    current choice (a bookmark or saved view), marked as retired."""
+    if person:
+        qs = qs.select_related("user")
+    choices = [("", "All")]
+    for entry in qs.order_by("name"):
+        if entry.retired_at is not None and entry.name != current:
+            continue
+        text = entry.label if person else entry.name
+        choices.append((entry.name, f"{text} (retired)" if entry.retired_at else text))
+    return choices
 
 
 class FilterForm(forms.Form):
     """Facility, service line, provider, coder, auditor, payer, setting and a cycle range.
-    Choices come from the organization's rosters and its encounters; a value that is not
+    Choices come from the organization's rosters (active entries; people shown by their
+    display names, matched by roster name) and its encounters' cycles; a value that is not
     among them is dropped (a stale bookmark shows everything rather than an error)."""
 
     facility = forms.ChoiceField(required=False)
@@ -47,17 +67,25 @@ class FilterForm(forms.Form):
         encounters = Encounter.objects.filter(
             organization=organization, released_at__isnull=False
         ).order_by()
-        choices = {
-            "facility": _names(Facility.objects.filter(organization=organization)),
-            "service_line": _names(ServiceLine.objects.filter(organization=organization)),
-            "provider": _names(Provider.objects.filter(organization=organization)),
-            "coder": _names(Coder.objects.filter(organization=organization)),
+
+        def current(name: str) -> str:
+            value = self.data.get(name, "") if self.is_bound else ""
+            return value if isinstance(value, str) else ""
+
+        rosters: dict[str, tuple[Any, bool]] = {
+            "facility": (Facility, False),
+            "service_line": (ServiceLine, False),
+            "provider": (Provider, False),
+            "coder": (Coder, True),
+            "auditor": (Auditor, True),
+            "payer": (Payer, False),
         }
-        for name, values in choices.items():
-            self.fields[name].choices = values  # type: ignore[attr-defined]
-        for name, column in (("auditor", "auditor_name"), ("payer", "payer")):
-            values = sorted(v for v in encounters.values_list(column, flat=True).distinct() if v)
-            self.fields[name].choices = [("", "All"), *((v, v) for v in values)]  # type: ignore[attr-defined]
+        for name, (model, person) in rosters.items():
+            self.fields[name].choices = _names(  # type: ignore[attr-defined]
+                model.objects.filter(organization=organization),
+                current=current(name),
+                person=person,
+            )
         cycles = sorted(c for c in encounters.values_list("cycle", flat=True).distinct() if c)
         self.cycles = cycles
         for name in ("cycle_from", "cycle_to"):

@@ -401,7 +401,7 @@ def coder_summaries(
 ) -> list[CoderSummary]:
     """Every roster coder (narrowed by the coder filter), by name. Four queries: the
     roster, the cycle report (2), education counts per coder."""
-    roster = Coder.objects.filter(organization=organization).order_by("name")
+    roster = Coder.objects.filter(organization=organization).select_related("user").order_by("name")
     if filters.coder:
         roster = roster.filter(name=filters.coder)
     report = selectors.cycle_report(organization=organization, filters=filters)

@@ -596,7 +596,7 @@ def drill_findings(
     if drill.repeat:
         qs = with_repeats(qs, organization=organization).filter(Q(is_repeat=True))
     return qs.select_related(
-        "encounter", "encounter__coder", "encounter__audit", "encounter__provider"
+        "encounter", "encounter__coder__user", "encounter__audit", "encounter__provider"
     ).order_by("-encounter__cycle", "encounter__external_id", "position")
 
 

@@ -228,7 +228,7 @@ def encounters(request: OrgRequest, org_slug: str) -> HttpResponse:
     qs = selectors.released_encounters(organization=request.organization, filters=filters)
     if cycle:
         qs = qs.filter(cycle=cycle)
-    qs = qs.select_related("coder", "audit", "provider", "facility").order_by(
+    qs = qs.select_related("coder__user", "audit", "provider", "facility").order_by(
         "-cycle", "external_id"
     )
     page = Paginator(qs, FINDINGS_PER_PAGE).get_page(request.GET.get("page"))

@@ -117,7 +117,7 @@ def coders(request: OrgRequest, org_slug: str) -> HttpResponse:
                     replace(filters, coder=s.coder.name), cycle=s.latest_cycle, repeat="1"
                 ),
                 "spark": charts.sparkline(
-                    s.accuracy_series, label=f"{s.coder.name}: code accuracy by cycle"
+                    s.accuracy_series, label=f"{s.coder.label}: code accuracy by cycle"
                 ),
                 "accuracy": ScoreCell(s.accuracy),
                 "latest": ScoreCell(s.latest_accuracy),
@@ -261,7 +261,11 @@ def scorecard(request: OrgRequest, org_slug: str, coder_id: UUID) -> HttpRespons
     (their own included: theirs is at `me/`), as for any object they may not see."""
     if request.membership.role == Role.CODER:
         raise Http404("No such coder")
-    coder = Coder.objects.filter(organization=request.organization, public_id=coder_id).first()
+    coder = (
+        Coder.objects.filter(organization=request.organization, public_id=coder_id)
+        .select_related("user")
+        .first()
+    )
     if coder is None:
         raise Http404("No such coder")
     card = coder_scorecard(

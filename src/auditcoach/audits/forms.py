@@ -328,11 +328,22 @@ class EncounterFilterForm(forms.Form):
         choices=[("", "Any"), *((k, k.replace("_", " ").capitalize()) for k in FINDING_KINDS)],
     )
 
-    def __init__(self, *args: Any, coders: Sequence[str] = (), **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, coders: Sequence[tuple[str, str, bool]] = (), **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         coder = self.fields["coder"]
         assert isinstance(coder, forms.ChoiceField)
-        coder.choices = [("", "Any"), *((c, c) for c in coders)]
+        # Retired coders are offered only while chosen (a bookmark), marked as retired.
+        chosen = self.data.get("coder", "") if self.is_bound else ""
+        coder.choices = [
+            ("", "Any"),
+            *(
+                (name, f"{label} (retired)" if retired else label)
+                for name, label, retired in coders
+                if not retired or name == chosen
+            ),
+        ]
 
     def filters(self) -> EncounterFilters:
         """The filters to apply; an invalid value (a stale link) is simply ignored."""

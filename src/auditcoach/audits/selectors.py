@@ -11,7 +11,7 @@ from typing import Any
 from django.db.models import Case, Count, IntegerField, Q, QuerySet, Sum, When
 from django.http import Http404
 
-from auditcoach.accounts.models import Organization
+from auditcoach.accounts.models import Coder, Organization
 from auditcoach.audits.conversions import engine_encounter, totals_from_sums
 from auditcoach.audits.models import (
     TALLY_GROUPS,
@@ -185,7 +185,13 @@ def audit_get(*, organization: Organization, public_id: uuid.UUID | str) -> Audi
 def encounter_get(*, organization: Organization, public_id: uuid.UUID | str) -> Encounter:
     try:
         return Encounter.objects.select_related(
-            "audit", "facility", "service_line", "provider", "coder", "auditor", "organization"
+            "audit",
+            "facility",
+            "service_line",
+            "provider",
+            "coder__user",
+            "auditor",
+            "organization",
         ).get(organization=organization, public_id=public_id)
     except (Encounter.DoesNotExist, ValueError, TypeError) as exc:
         raise Http404("No such encounter") from exc
@@ -230,7 +236,7 @@ def encounter_list(
     *, organization: Organization, audit: Audit, filters: EncounterFilters
 ) -> QuerySet[Encounter]:
     qs = Encounter.objects.filter(organization=organization, audit=audit).select_related(
-        "coder", "facility"
+        "coder__user", "facility"
     )
     if filters.q:
         qs = qs.filter(external_id__icontains=filters.q)
@@ -348,6 +354,25 @@ def finding_kind_counts(*, organization: Organization, audit: Audit) -> list[dic
     return [dict(row) for row in rows]
 
 
+def weighted_kind_counts(
+    *, organization: Organization, audit: Audit, groups: Iterable[str]
+) -> dict[str, int]:
+    """Active findings per kind in the counted `groups` plus the encounter-level kinds
+    (DRG, disposition: group "-"), for the weighted error score."""
+    rows = (
+        Finding.objects.filter(
+            organization=organization,
+            encounter__audit=audit,
+            active=True,
+            group__in=[*groups, "-"],
+        )
+        .values("kind")
+        .annotate(n=Count("pk"))
+        .order_by("kind")
+    )
+    return {row["kind"]: row["n"] for row in rows}
+
+
 def encounter_scores(*, encounter: Encounter) -> Scores:
     """The §6 scores of one encounter, from its stored counts (no query)."""
     sums: dict[str, Any] = {
@@ -365,14 +390,16 @@ def encounter_scores(*, encounter: Encounter) -> Scores:
     return scores(totals_from_sums(sums))
 
 
-def audit_coder_names(*, organization: Organization, audit: Audit) -> list[str]:
-    """The coders of an audit's encounters, for the encounter list's filter."""
-    return list(
+def audit_coder_names(*, organization: Organization, audit: Audit) -> list[tuple[str, str, bool]]:
+    """The coders of an audit's encounters for the encounter list's filter: roster name
+    (the filter's value), the label people read, and whether the entry is retired."""
+    ids = (
         Encounter.objects.filter(organization=organization, audit=audit, coder__isnull=False)
-        .values_list("coder__name", flat=True)
-        .distinct()
-        .order_by("coder__name")
+        .values("coder_id")
+        .order_by()
     )
+    coders = Coder.objects.filter(organization=organization, pk__in=ids).select_related("user")
+    return [(c.name, c.label, c.retired_at is not None) for c in coders.order_by("name")]
 
 
 @dataclass(frozen=True, slots=True)

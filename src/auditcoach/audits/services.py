@@ -34,6 +34,7 @@ from auditcoach.accounts.models import (
 )
 from auditcoach.accounts.services import roster_get_or_create_many
 from auditcoach.auditlog.services import log_write
+from auditcoach.audits import score_settings
 from auditcoach.audits.bulk import RowWriter
 from auditcoach.audits.conversions import (
     DERIVED_FIELDS,
@@ -207,6 +208,7 @@ def audit_import(
         fixed={"status": Finding.Status.RELEASED, "released_at": now} if released else None,
     )
     derived = operator.itemgetter(*DERIVED_FIELDS)
+    org_rate = score_settings.default_base_rate_of(audit.scoring_settings)
     org_id = organization.pk
     total = len(encounters)
     last_id = 0
@@ -216,7 +218,8 @@ def audit_import(
         results: list[em.EncounterResult] = []
         for e in chunk:
             facility = facilities.get(e.facility)
-            result = encounter_derive(e, base_rate=facility.base_rate if facility else None)
+            rate = facility.base_rate if facility and facility.base_rate is not None else None
+            result = encounter_derive(e, base_rate=rate if rate is not None else org_rate)
             results.append(result)
             service_line = service_lines.get(e.service_line)
             provider = providers.get(e.provider)
@@ -311,18 +314,20 @@ def audit_import(
 
 
 def organization_scoring_settings(organization: Organization) -> dict[str, Any]:
-    """The score settings stored with each audit (DESIGN §6): the headline formula and the
-    groups that count. Organization-level editing of these comes with the settings screen."""
-    return {
-        "headline": "code_accuracy",
-        "groups": ["DX", "PX", "LINE"],
-        "pooled": True,
-        "interval": "wilson-95",
-    }
+    """The score settings a new audit stores (DESIGN §6): the organization's headline,
+    counted groups and weights over the built-in defaults, and the default base rate in
+    force. The audit keeps this copy, so later changes of the settings never rescore it."""
+    return score_settings.merged(
+        organization.score_settings, default_base_rate=organization.default_base_rate
+    )
 
 
-def _base_rate(encounter: Encounter) -> Decimal | None:
-    return encounter.facility.base_rate if encounter.facility_id and encounter.facility else None
+def encounter_base_rate(encounter: Encounter) -> Decimal | None:
+    """The base rate for an encounter's Δ$: its facility's, else the organization default
+    stored with its audit at import; None leaves the national standardized amount."""
+    if encounter.facility_id and encounter.facility and encounter.facility.base_rate is not None:
+        return encounter.facility.base_rate
+    return score_settings.default_base_rate_of(encounter.audit.scoring_settings)
 
 
 def _sync_findings(encounter: Encounter, result: em.EncounterResult) -> dict[str, list[str]]:
@@ -369,7 +374,9 @@ def _sync_findings(encounter: Encounter, result: em.EncounterResult) -> dict[str
 def encounter_recompute(*, encounter: Encounter) -> em.EncounterResult:
     """Derive findings and counts again from the stored versions."""
     lines = list(CodeLine.objects.filter(encounter=encounter))
-    result = encounter_derive(engine_encounter(encounter, lines), base_rate=_base_rate(encounter))
+    result = encounter_derive(
+        engine_encounter(encounter, lines), base_rate=encounter_base_rate(encounter)
+    )
     for field, value in derived_fields(result).items():
         setattr(encounter, field, value)
     encounter.save(update_fields=[*DERIVED_FIELDS, "updated_at"])

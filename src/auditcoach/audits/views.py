@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect
 
-from auditcoach.accounts.models import Role
+from auditcoach.accounts.models import Coder, Role
 from auditcoach.accounts.permissions import (
     AUDIT_WRITE_ROLES,
     MANAGE_ROLES,
@@ -35,8 +35,9 @@ from auditcoach.accounts.permissions import (
     has_role,
     require_role,
 )
+from auditcoach.accounts.selectors_rosters import person_labels
 from auditcoach.auditlog.services import log_view
-from auditcoach.audits import selectors
+from auditcoach.audits import score_settings, selectors
 from auditcoach.audits.blinding import blind_review_url
 from auditcoach.audits.forms import (
     DISPOSITION_LABELS,
@@ -89,7 +90,16 @@ from auditcoach.engine.codes import (
 )
 from auditcoach.engine.em import Leveling
 from auditcoach.engine.model import GROUPS, SYSTEM_GROUP, CodeIssue, DrgResult
-from auditcoach.engine.scoring import Scores
+from auditcoach.engine.scoring import (
+    DEFAULT_WEIGHT,
+    HEADLINES,
+    Scores,
+    WeightedErrors,
+    pooled_tally,
+    weighted_errors,
+)
+from auditcoach.engine.scoring import headline as scoring_headline
+from auditcoach.engine.scoring import scores as scores_of
 from auditcoach.engine.stats import Proportion
 from auditcoach.library import selectors as library_selectors
 
@@ -251,7 +261,34 @@ SETTING_LABELS: Final = {
     "groups": "Groups counted",
     "pooled": "Pooled over encounters",
     "interval": "Interval",
+    "weights": "Weights by finding kind",
+    "default_base_rate": "Default base rate",
 }
+
+
+def headline_label(key: str, groups: list[str]) -> str:
+    label = HEADLINES.get(key, key)
+    if key.startswith("pooled_"):
+        return f"{label.split(',')[0]} ({' + '.join(groups)})"
+    return label
+
+
+@dataclass(frozen=True, slots=True)
+class WeightedDisplay:
+    value: str
+    counts: str
+
+
+def _weighted_display(w: WeightedErrors | None) -> WeightedDisplay | None:
+    if w is None:
+        return None
+    per_100 = w.per_100
+    value = "—" if per_100 is None else f"{per_100.quantize(Decimal('0.01'), ROUND_HALF_UP)}"
+    return WeightedDisplay(
+        value=value,
+        counts=f"{score_settings.weight_text(w.weighted)} weighted from {w.findings} "
+        f"finding{'s' if w.findings != 1 else ''} / {w.opportunities} audited codes",
+    )
 
 
 def _settings_display(settings: dict[str, Any]) -> list[tuple[str, str]]:
@@ -259,7 +296,23 @@ def _settings_display(settings: dict[str, Any]) -> list[tuple[str, str]]:
     order = {key: i for i, key in enumerate(SETTING_LABELS)}
     rows = []
     for key, value in sorted(settings.items(), key=lambda kv: (order.get(kv[0], 99), kv[0])):
-        if isinstance(value, bool):
+        if key == "headline" and isinstance(value, str):
+            text = headline_label(
+                score_settings.headline_of({key: value}), score_settings.groups_of(settings)
+            )
+        elif key == "weights" and isinstance(value, dict):
+            weights = score_settings.weights_of(settings)
+            custom = {k: w for k, w in weights.items() if w != DEFAULT_WEIGHT}
+            text = (
+                ", ".join(f"{k} {score_settings.weight_text(w)}" for k, w in custom.items())
+                + " (every other kind 1)"
+                if custom
+                else "1 for every kind"
+            )
+        elif key == "default_base_rate":
+            rate = score_settings.default_base_rate_of(settings)
+            text = money_plain(rate) if rate is not None else "none (national standardized amount)"
+        elif isinstance(value, bool):
             text = "yes" if value else "no"
         elif isinstance(value, list | tuple):
             text = ", ".join(str(v) for v in value)
@@ -496,7 +549,10 @@ def audit_unarchive_view(request: OrgRequest, org_slug: str, audit_id: UUID) -> 
 def audit_detail(request: OrgRequest, org_slug: str, audit_id: UUID) -> HttpResponse:
     organization = request.organization
     audit = selectors.audit_get(organization=organization, public_id=audit_id)
-    scores = selectors.audit_scores(organization=organization, audit=audit)
+    totals = selectors.score_totals(
+        Encounter.objects.filter(organization=organization, audit=audit)
+    )
+    scores = scores_of(totals)
     kinds = selectors.finding_kind_counts(organization=organization, audit=audit)
     patterns = selectors.finding_counts(organization=organization, audit=audit)
     encounters_url = _audit_url("encounters", request, audit_id=audit.public_id)
@@ -505,6 +561,16 @@ def audit_detail(request: OrgRequest, org_slug: str, audit_id: UUID) -> HttpResp
     for row in kinds:
         row["url"] = f"{encounters_url}?{urlencode({'kind': row['kind']})}"
     settings_labels = dict(Encounter.Setting.choices)
+    stored = audit.scoring_settings
+    headline_key = score_settings.headline_of(stored)
+    groups = score_settings.groups_of(stored)
+    weighted = None
+    if score_settings.has_custom_weights(stored):
+        weighted = weighted_errors(
+            selectors.weighted_kind_counts(organization=organization, audit=audit, groups=groups),
+            score_settings.weights_of(stored),
+            opportunities=pooled_tally(totals, groups).audited,
+        )
     context = {
         "audit": audit,
         "nav": "detail",
@@ -512,7 +578,10 @@ def audit_detail(request: OrgRequest, org_slug: str, audit_id: UUID) -> HttpResp
         "score_rows": score_rows_of(scores),
         "record": ScoreCell(scores.record_accuracy),
         "drg": ScoreCell(scores.drg_accuracy),
-        "headline": ScoreCell(scores.code_accuracy["DX"]),
+        "headline": ScoreCell(scoring_headline(totals, headline_key, groups)),
+        "headline_label": headline_label(headline_key, groups),
+        "headline_key": headline_key,
+        "weighted": _weighted_display(weighted),
         "impact": money(scores.financial_impact),
         "finding_total": sum(row["n"] for row in kinds),
         "kinds": kinds,
@@ -525,7 +594,8 @@ def audit_detail(request: OrgRequest, org_slug: str, audit_id: UUID) -> HttpResp
         "by_coder": _slice_rows(
             selectors.audit_scores_by(
                 organization=organization, audit=audit, dimension="coder__name"
-            )
+            ),
+            person_labels(organization=organization, model=Coder),
         ),
         "scoring_settings": _settings_display(audit.scoring_settings),
         "encounters_url": encounters_url,
@@ -941,6 +1011,9 @@ def _base_rate_text(encounter: Encounter) -> tuple[str, bool]:
     facility = encounter.facility if encounter.facility_id else None
     if facility is not None and facility.base_rate is not None:
         return f"{money_plain(facility.base_rate)} ({facility.name})", False
+    org_rate = score_settings.default_base_rate_of(encounter.audit.scoring_settings)
+    if org_rate is not None:
+        return f"{money_plain(org_rate)} (organization default when this audit was imported)", False
     default = pricing().default_base_rate(encounter.discharge_date)
     fy = fiscal_year(encounter.discharge_date)
     if default is not None:

@@ -56,7 +56,7 @@ class Access:
 
 def _base(organization: Organization) -> QuerySet[Finding]:
     return Finding.objects.filter(organization=organization).select_related(
-        "encounter", "encounter__audit", "encounter__coder", "encounter__organization"
+        "encounter", "encounter__audit", "encounter__coder__user", "encounter__organization"
     )
 
 
@@ -292,6 +292,11 @@ def release_summary(*, organization: Organization, audit: Audit) -> list[Release
         .order_by()
     )
     counts = {row["encounter__coder"]: row["n"] for row in rows}
-    coders = {c.pk: c for c in Coder.objects.filter(organization=organization, pk__in=counts)}
+    coders = {
+        c.pk: c
+        for c in Coder.objects.filter(organization=organization, pk__in=counts).select_related(
+            "user"
+        )
+    }
     out = [ReleaseRow(coder=coders.get(pk) if pk else None, drafts=n) for pk, n in counts.items()]
     return sorted(out, key=lambda r: r.coder.name if r.coder else "")

@@ -245,10 +245,16 @@ AGEING_PER_PAGE: Final = 100
 
 
 def _ageing_filters(request: OrgRequest) -> tuple[list[Coder], Coder | None, str]:
-    coders = list(Coder.objects.filter(organization=request.organization).order_by("name"))
+    coders = list(
+        Coder.objects.filter(organization=request.organization)
+        .select_related("user")
+        .order_by("name")
+    )
     source = request.POST if request.method == "POST" else request.GET
     wanted = source.get("coder", "")
     chosen = next((c for c in coders if str(c.public_id) == wanted), None) if wanted else None
+    # Retired coders are not offered unless chosen already (their findings still age).
+    coders = [c for c in coders if c.retired_at is None or c == chosen]
     waiting = source.get("waiting", "")
     return coders, chosen, waiting if waiting in selectors.WAITING else ""
 
@@ -371,7 +377,7 @@ def audit_release(request: OrgRequest, org_slug: str, audit_id: UUID) -> HttpRes
             messages.error(request, "No such coder.")
             return redirect("audits:detail", org_slug=organization.slug, audit_id=audit.public_id)
     n = services.audit_release(audit=audit, actor=request.user, coder=coder)
-    who = f" to {coder.name}" if coder else ""
+    who = f" to {coder.label}" if coder else ""
     messages.success(request, f"Released {n} finding{'s' if n != 1 else ''}{who}.")
     return redirect("audits:detail", org_slug=organization.slug, audit_id=audit.public_id)
 

@@ -25,7 +25,7 @@ def validate_pattern_key(value: str) -> None:
 
 class CoderChoiceField(forms.ModelMultipleChoiceField[Coder]):
     def label_from_instance(self, obj: Any) -> str:
-        return str(obj.name)
+        return str(obj.label)
 
 
 class ReferenceChoiceField(forms.ModelMultipleChoiceField[Reference]):
@@ -75,7 +75,10 @@ class AssignForm(forms.Form):
     def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.organization = organization
-        self.fields["coders"].queryset = Coder.objects.filter(organization=organization)  # type: ignore[attr-defined]
+        # Retired coders are not offered; their history stays where it is.
+        self.fields["coders"].queryset = Coder.objects.filter(  # type: ignore[attr-defined]
+            organization=organization, retired_at__isnull=True
+        ).select_related("user")
         self.fields["references"].queryset = Reference.objects.filter(  # type: ignore[attr-defined]
             organization=organization, superseded_by__isnull=True
         )

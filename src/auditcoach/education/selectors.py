@@ -28,7 +28,7 @@ def assignments_visible(
     qs = EducationAssignment.objects.filter(organization=organization)
     if membership.role == Role.CODER:
         qs = qs.filter(coder__user_id=membership.user_id)
-    return qs.select_related("coder", "assigned_by")
+    return qs.select_related("coder__user", "assigned_by")
 
 
 def assignment_get(
@@ -49,7 +49,7 @@ def followups_visible(
     qs = FollowUpReview.objects.filter(organization=organization)
     if membership.role == Role.CODER:
         qs = qs.filter(coder__user_id=membership.user_id)
-    return qs.select_related("coder", "assignment", "audit")
+    return qs.select_related("coder__user", "assignment", "audit")
 
 
 def followup_get(

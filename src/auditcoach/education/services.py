@@ -246,7 +246,7 @@ def followup_select(*, followup: FollowUpReview, actor: User | None = None) -> F
                 organization=followup.organization,
                 recipients=_auditors_to_notify(followup.organization, chosen),
                 kind=Kind.FOLLOWUP_CREATED,
-                title=f"Follow-up review: {followup.coder.name} {followup.pattern_key}".strip(),
+                title=f"Follow-up review: {followup.coder.label} {followup.pattern_key}".strip(),
                 body=(
                     f"{n} of {followup.n_encounters} encounters chosen"
                     + (

@@ -7,7 +7,7 @@ ratios are never averaged.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
 
@@ -124,3 +124,91 @@ def scores(t: ScoreTotals) -> Scores:
         em_undercoded=t.em_undercoded,
         financial_impact=t.financial_impact,
     )
+
+
+# --------------------------------------------------------------------------- headline, weights
+
+HEADLINES: dict[str, str] = {
+    "dx_code_accuracy": "DX code accuracy",
+    "pooled_code_accuracy": "Code accuracy, counted groups pooled",
+    "pooled_union_accuracy": "Union accuracy, counted groups pooled",
+    "record_accuracy": "Record accuracy",
+    "drg_accuracy": "DRG accuracy",
+}
+"""The formulas an organization may make its headline (DESIGN §6), key → label."""
+
+# Audits stored before the headline became a setting say "code_accuracy"; their summary has
+# always shown DX code accuracy for it, so that is what it keeps meaning.
+HEADLINE_ALIASES: dict[str, str] = {"code_accuracy": "dx_code_accuracy"}
+
+DEFAULT_WEIGHT = Decimal(1)
+"""The weight of a finding kind nobody has weighted: every finding counts once."""
+
+
+def pooled_tally(t: ScoreTotals, groups: Iterable[str]) -> GroupTally:
+    """The §6 counts of the chosen groups added together (pooled, never averaged)."""
+    total = GroupTally()
+    for group in dict.fromkeys(groups):
+        total = total + t.tally(group)
+    return total
+
+
+def headline_key(key: str) -> str:
+    return HEADLINE_ALIASES.get(key, key)
+
+
+def headline(t: ScoreTotals, key: str, groups: Iterable[str]) -> Proportion:
+    """The proportion the headline `key` names, over the counted `groups`."""
+    key = headline_key(key)
+    s = scores(t)
+    if key == "dx_code_accuracy":
+        return s.code_accuracy["DX"]
+    if key == "pooled_code_accuracy":
+        return code_accuracy(pooled_tally(t, groups))
+    if key == "pooled_union_accuracy":
+        return union_accuracy(pooled_tally(t, groups))
+    if key == "record_accuracy":
+        return s.record_accuracy
+    if key == "drg_accuracy":
+        return s.drg_accuracy
+    raise ValueError(f"unknown headline {key!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class WeightedErrors:
+    """Σ weight(kind) × findings(kind), per audited code of the counted groups.
+
+    Not a proportion (a finding may weigh more than one code), so it has no Wilson
+    interval: it is shown as weighted errors per 100 audited codes, with its two counts.
+    """
+
+    weighted: Decimal
+    findings: int
+    opportunities: int
+
+    @property
+    def per_100(self) -> Decimal | None:
+        if not self.opportunities:
+            return None
+        return self.weighted * 100 / self.opportunities
+
+
+def weighted_errors(
+    kind_counts: Mapping[str, int], weights: Mapping[str, Decimal], *, opportunities: int
+) -> WeightedErrors:
+    """The weighted error score of findings counted by kind (docs/scoring.md).
+
+    A kind missing from `weights` weighs DEFAULT_WEIGHT; exact decimal arithmetic, so the
+    same counts always give the same score.
+    """
+    weighted = Decimal(0)
+    findings = 0
+    for kind, n in kind_counts.items():
+        if n < 0:
+            raise ValueError("a count of findings cannot be negative")
+        weight = weights.get(kind, DEFAULT_WEIGHT)
+        if weight < 0:
+            raise ValueError("a weight cannot be negative")
+        weighted += weight * n
+        findings += n
+    return WeightedErrors(weighted=weighted, findings=findings, opportunities=opportunities)

@@ -58,7 +58,7 @@ def plan_get(organization: Organization, public_id: UUID) -> OverreadPlan:
 def overread_get(organization: Organization, public_id: UUID) -> Overread:
     return Overread.objects.select_related(
         "encounter",
-        "encounter__coder",
+        "encounter__coder__user",
         "encounter__facility",
         "encounter__provider",
         "reviewer",

@@ -11,7 +11,6 @@ import dataclasses
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Count
@@ -22,7 +21,7 @@ from auditcoach.accounts.permissions import AUDIT_WRITE_ROLES
 from auditcoach.auditlog.services import log_write
 from auditcoach.audits.conversions import engine_encounter
 from auditcoach.audits.models import CodeLine, Encounter
-from auditcoach.audits.services import encounter_derive
+from auditcoach.audits.services import encounter_base_rate, encounter_derive
 from auditcoach.engine import model as em
 from auditcoach.engine.codes import EM_CODES, em_level, format_modifiers, normalize_modifiers
 from auditcoach.overreads.models import CalibrationSet, Overread, OverreadLine, OverreadPlan
@@ -330,9 +329,7 @@ def overread_derive(overread: Overread) -> em.EncounterResult:
         audited=tuple(_engine_line(r) for r in overread.lines.all()),
         audited_disposition=overread.audited_disposition or None,
     )
-    facility = encounter.facility
-    base_rate: Decimal | None = facility.base_rate if facility is not None else None
-    return encounter_derive(blind, base_rate=base_rate)
+    return encounter_derive(blind, base_rate=encounter_base_rate(encounter))
 
 
 @transaction.atomic

@@ -18,7 +18,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.test.utils import override_settings
 
-from auditcoach.accounts.models import Coder, Facility, Organization, Role, User
+from auditcoach.accounts.models import Auditor, Coder, Facility, Organization, Role, User
 from auditcoach.accounts.services import (
     membership_add,
     organization_create,
@@ -27,7 +27,7 @@ from auditcoach.accounts.services import (
 from auditcoach.audits.services import audit_import
 from auditcoach.demo.annotate import annotate_findings
 from auditcoach.demo.coaching import coaching_history
-from auditcoach.demo.generator import CODERS, FACILITIES, demo_workbooks, generate
+from auditcoach.demo.generator import AUDITORS, CODERS, FACILITIES, demo_workbooks, generate
 from auditcoach.demo.overreads import demo_overreads
 from auditcoach.library.seed import library_seed
 
@@ -185,12 +185,21 @@ class Command(BaseCommand):
         coders = roster_get_or_create_many(
             organization=organization, model=Coder, names=[c.name for c in CODERS]
         )
+        # Screens name people by their display names, never by a login like `coder.ana`.
         for name, coder in coders.items():
             coder.user = users[name]
-            coder.save(update_fields=["user"])
+            coder.display_name = users[name].get_full_name()
+            coder.save(update_fields=["user", "display_name"])
+        auditors = roster_get_or_create_many(
+            organization=organization, model=Auditor, names=AUDITORS
+        )
+        for name, entry in auditors.items():
+            entry.user = users[name]
+            entry.display_name = users[name].get_full_name()
+            entry.save(update_fields=["user", "display_name"])
         self.stdout.write(
-            f"  {len(facilities)} facilities with base rates, {len(coders)} coders linked to "
-            "their logins"
+            f"  {len(facilities)} facilities with base rates, {len(coders)} coders and "
+            f"{len(auditors)} auditors linked to their logins, with display names"
         )
 
     def _credentials(self) -> None:
