@@ -4,6 +4,7 @@ Every field is bounded (a password is hashed with Argon2: an unbounded one is a 
 burn a server's CPU), and the forms only validate: writes go through `accounts.services`.
 """
 
+import logging
 import re
 from typing import Any
 
@@ -23,6 +24,8 @@ from django.utils.http import urlsafe_base64_encode
 
 from auditcoach.accounts import services, throttle
 from auditcoach.accounts.models import LoginAttempt, User
+
+logger = logging.getLogger(__name__)
 
 PASSWORD_MAX_LENGTH = 1024
 REFUSED_MESSAGE = (
@@ -236,5 +239,13 @@ class PasswordResetForm(auth_forms.PasswordResetForm):
         }
         body = render_to_string("registration/password_reset_email.txt", context)
         subject = "Reset your AuditCoach password"
-        EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [email]).send()
+        # To the address as the account has it (the form matched it case-insensitively).
+        to = users[0].email
+        try:
+            EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [to]).send()
+        except Exception:
+            # The person sees the same page as for any address (a failure must not tell
+            # them the address has an account); operators see the error in the logs.
+            logger.exception("could not send the password reset e-mail")
+            return 0
         return len(accounts)
