@@ -355,3 +355,14 @@ def test_outsiders_still_get_404_before_any_two_factor_check(
     client_for: ClientFor, outsider: User, strict_org: Organization
 ) -> None:
     assert client_for(outsider).get("/o/north-health/").status_code == 404
+
+
+def test_the_account_page_counts_the_recovery_codes_left(client: Client, auditor: User) -> None:
+    _, codes = enrol(client, auditor)
+    client.post("/accounts/logout/")
+    sign_in_password(client, "auditor")
+    response = client.post(CODE, {"code": codes[3]}, follow=True)
+    assert "You used a recovery code; 9 left." in response.content.decode()
+    html = client.get("/accounts/").content.decode()
+    assert "9 recovery codes left" in html
+    assert "Remove two-factor sign-in" in html

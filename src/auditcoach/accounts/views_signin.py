@@ -53,12 +53,12 @@ PENDING_MAX_SECONDS = 5 * 60  # the code must follow the password within five mi
 CODE_TRIES_PER_PASSWORD = 5  # then the password again (which the throttle counts too)
 
 
-def _safe_next(request: HttpRequest, candidate: str | None) -> str:
+def _safe_next(request: HttpRequest, candidate: str | None, default: str = "") -> str:
     if candidate and url_has_allowed_host_and_scheme(
         candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return candidate
-    return reverse(settings.LOGIN_REDIRECT_URL)
+    return default or reverse(settings.LOGIN_REDIRECT_URL)
 
 
 def _refused(
@@ -369,7 +369,11 @@ def _key_text(device: TOTPDevice) -> str:
 def two_factor_setup(request: HttpRequest) -> HttpResponseBase:
     """Enrolment: a QR code and the key as text, then the app's first code to confirm."""
     user = cast(User, request.user)
-    next_url = _safe_next(request, request.POST.get("next") or request.GET.get("next"))
+    next_url = _safe_next(
+        request,
+        request.POST.get("next") or request.GET.get("next"),
+        default=reverse("accounts:account"),
+    )
     replace = (request.POST.get("replace") or request.GET.get("replace")) == "1"
     # Moving to a new phone: only from a session that passed a code, and the old
     # authenticator keeps working until the new one is confirmed.
@@ -398,7 +402,6 @@ def two_factor_setup(request: HttpRequest) -> HttpResponseBase:
         "key_text": _key_text(device),
         "next": next_url,
         "replace": replace,
-        "required_by": selectors.two_factor_required_by(user=user),
     }
     return render(request, "accounts/two_factor_setup.html", context)
 
