@@ -366,3 +366,23 @@ def test_the_account_page_counts_the_recovery_codes_left(client: Client, auditor
     html = client.get("/accounts/").content.decode()
     assert "9 recovery codes left" in html
     assert "Remove two-factor sign-in" in html
+
+
+def test_an_administrator_can_remove_a_lost_authenticator(auditor: User) -> None:
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    TOTPDevice.objects.create(user=auditor, name="phone", confirmed=True)
+    StaticDevice.objects.create(user=auditor, name="Recovery codes", confirmed=True)
+    out = StringIO()
+    call_command("two_factor_remove", "auditor", stdout=out)
+    assert "Removed two-factor sign-in of auditor" in out.getvalue()
+    assert not TOTPDevice.objects.filter(user=auditor).exists()
+    assert not StaticDevice.objects.filter(user=auditor).exists()
+    entry = AuditLogEntry.objects.get(action="auth.two_factor_disable")
+    assert entry.changes == {"username": "auditor", "by": "command"}
+    call_command("two_factor_remove", "auditor", stdout=out)
+    assert "nothing changed" in out.getvalue()
+    with pytest.raises(CommandError):
+        call_command("two_factor_remove", "nobody")

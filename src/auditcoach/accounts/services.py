@@ -305,17 +305,21 @@ def recovery_codes_regenerate(*, user: User, request: HttpRequest | None = None)
 
 
 @transaction.atomic
-def two_factor_disable(*, user: User, request: HttpRequest | None = None) -> None:
-    """Remove the authenticator and the recovery codes (the caller checked the password
-    and that no organization requires two-factor of this user)."""
+def two_factor_disable(
+    *, user: User, by_command: bool = False, request: HttpRequest | None = None
+) -> None:
+    """Remove the authenticator and the recovery codes. From the account page the caller
+    checked the password and that no organization requires two-factor of this user; from
+    `auditcoach two-factor-remove` an administrator helps someone who lost both."""
     TOTPDevice.objects.filter(user=user).delete()
     StaticDevice.objects.filter(user=user).delete()
     auditlog.log_write(
         organization=None,
-        actor=user,
+        actor=None if by_command else user,
         action="auth.two_factor_disable",
         obj_type="user",
         obj_id=user.pk,
+        changes={"username": user.get_username(), "by": "command" if by_command else "user"},
         request=request,
     )
 
