@@ -80,6 +80,17 @@ def test_enrol_then_sign_in_with_a_code_and_a_recovery_code(
     expect(page.get_by_role("link", name="Forgot your password?")).to_be_visible()
     page.screenshot(path=str(artifacts / "signin-login.png"), full_page=True)
 
+    # Forgot your password: the same answer for any address.
+    page.get_by_role("link", name="Forgot your password?").click()
+    expect(page.get_by_role("heading", name="Reset your password")).to_be_visible()
+    page.get_by_label("E-mail address").fill("someone@example.org")
+    page.screenshot(path=str(artifacts / "signin-reset.png"), full_page=True)
+    page.get_by_role("button", name="Send the link").click()
+    expect(page.get_by_role("heading", name="Check your e-mail")).to_be_visible()
+    expect(page.get_by_text("The link works once and for 60 minutes.")).to_be_visible()
+    page.screenshot(path=str(artifacts / "signin-reset-sent.png"), full_page=True)
+    page.get_by_role("link", name="Back to sign in").click()
+
     # A wrong password: a clear, announced error.
     page.get_by_label("Username").fill("auditor")
     page.get_by_label("Password").fill("not the password")
@@ -105,6 +116,15 @@ def test_enrol_then_sign_in_with_a_code_and_a_recovery_code(
     assert all(code in saved for code in codes)
     page.get_by_role("link", name="I have saved them, continue").click()
     expect(page.get_by_text("Signing in asks for a code")).to_be_visible()
+    expect(page.get_by_text("10 recovery codes left")).to_be_visible()
+    page.get_by_role("link", name="Change your password").click()
+    expect(page.get_by_role("heading", name="Change your password")).to_be_visible()
+    page.screenshot(path=str(artifacts / "signin-password-change.png"), full_page=True)
+    page.get_by_role("link", name="Cancel").click()
+    page.get_by_role("link", name="Remove two-factor sign-in").click()
+    expect(page.get_by_role("button", name="Remove two-factor sign-in")).to_be_visible()
+    page.screenshot(path=str(artifacts / "signin-two-factor-remove.png"), full_page=True)
+    page.get_by_role("link", name="Keep it on").click()
     sign_out(page)
 
     # Password, then the code page: not signed in until the code checks.
