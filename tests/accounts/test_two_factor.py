@@ -386,3 +386,13 @@ def test_an_administrator_can_remove_a_lost_authenticator(auditor: User) -> None
     assert "nothing changed" in out.getvalue()
     with pytest.raises(CommandError):
         call_command("two_factor_remove", "nobody")
+
+
+def test_a_manager_who_signs_in_with_the_code_goes_straight_in(
+    client: Client, manager: User, strict_org: Organization
+) -> None:
+    device = TOTPDevice.objects.create(user=manager, name="phone", confirmed=True)
+    assert sign_in_password(client, "manager", next="/o/north-health/")["Location"] == CODE
+    assert client.post(CODE, {"code": code_for(device)})["Location"] == "/o/north-health/"
+    assert client.get("/o/north-health/").status_code == 200
+    assert client.get("/o/north-health/write/").status_code == 405  # the view itself answers
