@@ -15,6 +15,7 @@ from auditcoach.audits.services import (
     organization_scoring_settings,
 )
 from auditcoach.engine.workbook import read_workbook
+from tests.accounts.test_two_factor import enrol
 from tests.conftest import AssertTenancy, ClientFor
 
 pytestmark = pytest.mark.django_db
@@ -147,11 +148,16 @@ def test_saving_logs_old_and_new_with_the_address(
     assert entry.changes["require_manager_two_factor"] == [False, True]
     assert "weights.REVISED" not in entry.changes
 
-    # The form shows what was saved; saving it again changes and logs nothing.
-    page = client_for(manager).get(url(org))
+    # Two-factor is now required of managers: this one sets it up (the middleware sends
+    # them to enrolment first), then the form shows what was saved, and saving it again
+    # changes and logs nothing.
+    client = client_for(manager)
+    assert client.get(url(org)).status_code == 302
+    enrol(client, manager)
+    page = client.get(url(org))
     form = page.context["form"]
     assert form.initial["weight_drg_changed"] == "3"
-    again = client_for(manager).post(
+    again = client.post(
         url(org),
         valid(
             name="North Health System",

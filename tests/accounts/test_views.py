@@ -32,20 +32,21 @@ def test_login_success_goes_home_and_is_logged(client: Client, auditor: User) ->
     assert entry.ip == "127.0.0.1"
 
 
-def test_login_rate_limit_locks_username(client: Client, auditor: User, settings: Any) -> None:
+def test_login_rate_limit_backs_off_username(client: Client, auditor: User, settings: Any) -> None:
     settings.LOGIN_RATE_LIMIT = 3
     for _ in range(3):
         response = _login(client, "auditor", "wrong")
         assert response.status_code == 200
-        assert b"Please enter a correct username and password" in response.content
+        assert b"The username or password is not right" in response.content
 
-    # Locked: even the right password is refused, with a clear message.
+    # Past the limit: even the right password is refused, with the time to wait.
     response = _login(client, "auditor", TEST_PASSWORD)
     assert response.status_code == 429
-    assert b"Too many failed sign-in attempts" in response.content
+    assert b"Too many sign-in attempts. Wait 1 minute" in response.content
+    assert response["Retry-After"] == "60"
     assert "_auth_user_id" not in client.session
     assert AuditLogEntry.objects.filter(action="auth.login_failed").count() == 3
-    assert AuditLogEntry.objects.filter(action="auth.login_locked").count() == 1
+    assert AuditLogEntry.objects.filter(action="auth.login_throttled").count() == 1
 
 
 def test_login_rate_limit_is_per_username_and_case_insensitive(
@@ -59,12 +60,16 @@ def test_login_rate_limit_is_per_username_and_case_insensitive(
 
 
 def test_login_rate_limit_window_expires(client: Client, auditor: User, settings: Any) -> None:
-    from django.core.cache import cache
+    from datetime import timedelta
+
+    from auditcoach.accounts.models import LoginAttempt
 
     settings.LOGIN_RATE_LIMIT = 1
     _login(client, "auditor", "wrong")
     assert _login(client, "auditor", TEST_PASSWORD).status_code == 429
-    cache.clear()  # what the 15-minute expiry of the window does
+    # What the passing of 15 minutes does: the failures leave the window.
+    for attempt in LoginAttempt.objects.all():
+        LoginAttempt.objects.filter(pk=attempt.pk).update(at=attempt.at - timedelta(minutes=16))
     assert _login(client, "auditor", TEST_PASSWORD).status_code == 302
 
 

@@ -306,3 +306,65 @@ class Invitation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.email} ({self.role})"
+
+
+class LoginAttempt(models.Model):
+    """One sign-in step tried (a password, a two-factor code) or one password-reset request.
+
+    The throttle (`accounts.throttle`) inserts and commits the row *before* the password is
+    checked and then counts the rows of the window, so parallel guesses cannot slip past
+    the limit. `key` is a keyed hash of the normalized username (or e-mail address for a
+    reset), never the text typed; `ip` is the client address (an IPv6 client's /64 network).
+    `known_device` marks attempts from a browser where that user signed in before: they are
+    counted apart, so strangers' failures never slow that browser down.
+    """
+
+    class Kind(models.TextChoices):
+        PASSWORD = "password", "Password"
+        CODE = "code", "Two-factor code"
+        RESET = "reset", "Password reset request"
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", "Being checked"
+        FAILED = "failed", "Failed"
+        REFUSED = "refused", "Refused by the throttle"
+        PASSED = "passed", "Password right, code still due"
+        SUCCEEDED = "succeeded", "Signed in"
+        CLEARED = "cleared", "Failure cleared by a later sign-in"
+        SENT = "sent", "Reset e-mail sent (or would have been)"
+
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    key = models.CharField(max_length=64)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    known_device = models.BooleanField(default=False)
+    at = models.DateTimeField()
+    outcome = models.CharField(max_length=9, choices=Outcome.choices, default=Outcome.PENDING)
+
+    class Meta:
+        constraints: ClassVar = [
+            models.CheckConstraint(
+                condition=Q(kind__in=["password", "code", "reset"]),
+                name="accounts_loginattempt_kind_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    outcome__in=[
+                        "pending",
+                        "failed",
+                        "refused",
+                        "passed",
+                        "succeeded",
+                        "cleared",
+                        "sent",
+                    ]
+                ),
+                name="accounts_loginattempt_outcome_valid",
+            ),
+        ]
+        indexes: ClassVar = [
+            models.Index(fields=["key", "at"], name="accounts_loginattempt_key_at"),
+            models.Index(fields=["ip", "at"], name="accounts_loginattempt_ip_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.outcome} at {self.at:%Y-%m-%d %H:%M:%S}"

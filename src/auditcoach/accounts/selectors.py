@@ -1,8 +1,10 @@
 """Reads for accounts. Every read of tenant data starts from the organization."""
 
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
+from django_otp.plugins.otp_static.models import StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from auditcoach.accounts.models import Coder, Membership, Organization, RosterEntry, User
+from auditcoach.accounts.models import Coder, Membership, Organization, Role, RosterEntry, User
 
 
 def membership_for_request(*, user: User, org_slug: str) -> Membership | None:
@@ -56,3 +58,25 @@ def roster_list[R: RosterEntry](*, organization: Organization, model: type[R]) -
 def coder_for_user(*, organization: Organization, user: User) -> Coder | None:
     """The roster entry linked to a signed-in coder, whose findings are the ones they may see."""
     return Coder.objects.filter(organization=organization, user=user).first()
+
+
+def two_factor_required_by(*, user: User) -> list[Organization]:
+    """The organizations where `user` is an active manager and two-factor is required."""
+    return list(
+        Organization.objects.filter(
+            require_manager_two_factor=True,
+            memberships__user=user,
+            memberships__role=Role.MANAGER,
+            memberships__is_active=True,
+        ).order_by("name")
+    )
+
+
+def two_factor_device(*, user: User) -> TOTPDevice | None:
+    """The user's confirmed authenticator, or None when two-factor sign-in is off."""
+    return TOTPDevice.objects.filter(user=user, confirmed=True).order_by("pk").first()
+
+
+def recovery_codes_left(*, user: User) -> int:
+    count: int = StaticToken.objects.filter(device__user=user, device__confirmed=True).count()
+    return count

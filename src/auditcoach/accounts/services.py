@@ -1,16 +1,15 @@
-"""Writes for accounts: organizations, memberships, rosters, and the login rate limit.
+"""Writes for accounts: organizations, memberships, rosters, and signing in.
 
-Each write runs in one transaction and records audit-log entries.
+Each write runs in one transaction and records audit-log entries. The sign-in throttle's
+own bookkeeping is in `accounts.throttle`.
 """
 
-import hashlib
 from collections.abc import Iterable
-from typing import Any
 
-from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.http import HttpRequest
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from auditcoach.accounts.models import Membership, Organization, Role, RosterEntry, User
 from auditcoach.auditlog import services as auditlog
@@ -19,7 +18,8 @@ from auditcoach.auditlog import services as auditlog
 # under SQLite's limit on bound parameters).
 _ROSTER_IN_LIMIT = 500
 
-LOGIN_RATE_WINDOW_SECONDS = 15 * 60
+RECOVERY_CODE_COUNT = 10
+USERNAME_LOG_LENGTH = 150
 
 
 @transaction.atomic
@@ -133,54 +133,22 @@ def roster_get_or_create_many[R: RosterEntry](
     return found
 
 
-def _login_key(username: str) -> str:
-    # Hashed so that whatever a person typed as a username never sits in the cache as text.
-    digest = hashlib.sha256(username.strip().casefold().encode()).hexdigest()
-    return f"accounts:login-failures:{digest}"
-
-
-def login_is_locked(username: str) -> bool:
-    """True when `username` has had LOGIN_RATE_LIMIT failed logins in the current window."""
-    failures: Any = cache.get(_login_key(username), 0)
-    return int(failures) >= settings.LOGIN_RATE_LIMIT
-
-
-def login_failure_record(*, username: str, request: HttpRequest | None = None) -> int:
-    """Count a failed login for `username` and log it; returns the failures in the window.
-
-    The window is fixed: it starts at the first failure and lasts 15 minutes.
-    """
-    key = _login_key(username)
-    cache.add(key, 0, timeout=LOGIN_RATE_WINDOW_SECONDS)
-    try:
-        failures = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=LOGIN_RATE_WINDOW_SECONDS)
-        failures = 1
-    user = User.objects.filter(username=username).first()
+def login_record(
+    *,
+    user: User,
+    request: HttpRequest | None = None,
+    method: str = "password",
+    action: str = "auth.login",
+) -> None:
+    """Log a full sign-in (`auth.login`) or a session's two-factor step (`auth.otp_verify`);
+    `method` is how the last step was passed: password, totp or recovery_code."""
     auditlog.log_write(
         organization=None,
         actor=user,
-        action="auth.login_failed",
-        obj_type="user",
-        obj_id=user.pk if user else None,
-        changes={"failures": failures},
-        request=request,
-    )
-    return failures
-
-
-def login_failures_clear(username: str) -> None:
-    cache.delete(_login_key(username))
-
-
-def login_record(*, user: User, request: HttpRequest | None = None) -> None:
-    auditlog.log_write(
-        organization=None,
-        actor=user,
-        action="auth.login",
+        action=action,
         obj_type="user",
         obj_id=user.pk,
+        changes={"method": method},
         request=request,
     )
 
@@ -194,3 +162,186 @@ def logout_record(*, user: User, request: HttpRequest | None = None) -> None:
         obj_id=user.pk,
         request=request,
     )
+
+
+def login_failure_record(
+    *, username: str, failures: int, request: HttpRequest | None = None
+) -> None:
+    """Log a failed password or code for `username` (as typed, trimmed), from the client."""
+    user = User.objects.filter(username=username).only("pk").first()
+    auditlog.log_write(
+        organization=None,
+        actor=None,
+        action="auth.login_failed",
+        obj_type="user",
+        obj_id=user.pk if user else None,
+        changes={"username": username[:USERNAME_LOG_LENGTH], "failures": failures},
+        request=request,
+    )
+
+
+def login_throttled_record(
+    *, username: str, reason: str, retry_after: int, request: HttpRequest | None = None
+) -> None:
+    """Log an attempt the throttle refused before any password was checked."""
+    auditlog.log_write(
+        organization=None,
+        actor=None,
+        action="auth.login_throttled",
+        obj_type="user",
+        obj_id=None,
+        changes={
+            "username": username[:USERNAME_LOG_LENGTH],
+            "limit": reason,
+            "retry_after_seconds": retry_after,
+        },
+        request=request,
+    )
+
+
+def otp_failure_record(*, user: User, failures: int, request: HttpRequest | None = None) -> None:
+    """Log a wrong two-factor code (the password was right)."""
+    auditlog.log_write(
+        organization=None,
+        actor=user,
+        action="auth.otp_failed",
+        obj_type="user",
+        obj_id=user.pk,
+        changes={"username": user.get_username()[:USERNAME_LOG_LENGTH], "failures": failures},
+        request=request,
+    )
+
+
+@transaction.atomic
+def password_set(
+    *, user: User, password: str, action: str, request: HttpRequest | None = None
+) -> None:
+    """Set `user`'s password (already validated by the form) and log it as `action`:
+    `auth.password_change` (they knew the old one) or `auth.password_reset` (by e-mail).
+
+    Changing the hash also ends the user's other sessions and spends any reset link.
+    """
+    if action not in {"auth.password_change", "auth.password_reset"}:
+        raise ValueError(f"unknown password action {action!r}")
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    auditlog.log_write(
+        organization=None,
+        actor=user,
+        action=action,
+        obj_type="user",
+        obj_id=user.pk,
+        request=request,
+    )
+
+
+def password_reset_request_record(
+    *, email: str, accounts: int, sent: bool, request: HttpRequest | None = None
+) -> None:
+    """Log a reset request: how many accounts the address matched and whether we sent."""
+    auditlog.log_write(
+        organization=None,
+        actor=None,
+        action="auth.password_reset_request",
+        obj_type="user",
+        obj_id=None,
+        changes={"email": email[:254], "accounts": accounts, "sent": sent},
+        request=request,
+    )
+
+
+def _recovery_codes_issue(user: User) -> list[str]:
+    # One StaticDevice holds the codes; replacing it makes every earlier code useless.
+    StaticDevice.objects.filter(user=user).delete()
+    device = StaticDevice.objects.create(user=user, name="Recovery codes", confirmed=True)
+    codes = [StaticToken.random_token() for _ in range(RECOVERY_CODE_COUNT)]
+    StaticToken.objects.bulk_create(StaticToken(device=device, token=code) for code in codes)
+    return codes
+
+
+@transaction.atomic
+def two_factor_enable(
+    *, user: User, device: TOTPDevice, request: HttpRequest | None = None
+) -> list[str]:
+    """Confirm `user`'s authenticator (its code was checked) and issue 10 recovery codes.
+
+    Any other authenticator of the user is removed: one app at a time, so "remove
+    two-factor" and "lost my phone" mean one thing. Returns the codes, to show once.
+    """
+    if device.user_id != user.pk:
+        raise ValueError("the device belongs to another user")
+    TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    codes = _recovery_codes_issue(user)
+    auditlog.log_write(
+        organization=None,
+        actor=user,
+        action="auth.two_factor_enable",
+        obj_type="user",
+        obj_id=user.pk,
+        changes={"recovery_codes": len(codes)},
+        request=request,
+    )
+    return codes
+
+
+@transaction.atomic
+def recovery_codes_regenerate(*, user: User, request: HttpRequest | None = None) -> list[str]:
+    """New recovery codes for a user with two-factor on; the old ones stop working."""
+    if not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+        raise ValueError("two-factor sign-in is not on")
+    codes = _recovery_codes_issue(user)
+    auditlog.log_write(
+        organization=None,
+        actor=user,
+        action="auth.recovery_codes_regenerate",
+        obj_type="user",
+        obj_id=user.pk,
+        changes={"recovery_codes": len(codes)},
+        request=request,
+    )
+    return codes
+
+
+@transaction.atomic
+def two_factor_disable(
+    *, user: User, by_command: bool = False, request: HttpRequest | None = None
+) -> None:
+    """Remove the authenticator and the recovery codes. From the account page the caller
+    checked the password and that no organization requires two-factor of this user; from
+    `auditcoach two-factor-remove` an administrator helps someone who lost both."""
+    TOTPDevice.objects.filter(user=user).delete()
+    StaticDevice.objects.filter(user=user).delete()
+    auditlog.log_write(
+        organization=None,
+        actor=None if by_command else user,
+        action="auth.two_factor_disable",
+        obj_type="user",
+        obj_id=user.pk,
+        changes={"username": user.get_username(), "by": "command" if by_command else "user"},
+        request=request,
+    )
+
+
+@transaction.atomic
+def two_factor_setup_begin(*, user: User, request: HttpRequest | None = None) -> TOTPDevice:
+    """The unconfirmed authenticator whose key the enrolment page shows (made once, then
+    reused until it is confirmed, so reloading the page keeps the same QR code)."""
+    device = (
+        TOTPDevice.objects.select_for_update()
+        .filter(user=user, confirmed=False)
+        .order_by("pk")
+        .first()
+    )
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
+        auditlog.log_write(
+            organization=None,
+            actor=user,
+            action="auth.two_factor_setup",
+            obj_type="user",
+            obj_id=user.pk,
+            request=request,
+        )
+    return device
