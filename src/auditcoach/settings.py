@@ -205,6 +205,10 @@ if EMAIL_BACKEND_PATH.endswith("smtp.EmailBackend"):
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "auditcoach@localhost")
 
 LOGIN_RATE_LIMIT = env_int("LOGIN_RATE_LIMIT", 10)  # failed logins per username per 15 min
+# An invitation link works once and for this many days (docs/people.md).
+INVITATION_TTL_DAYS = env_int("INVITATION_TTL_DAYS", 7)
+if not 1 <= INVITATION_TTL_DAYS <= 90:
+    raise ValueError(f"INVITATION_TTL_DAYS must be 1 to 90, got {INVITATION_TTL_DAYS}")
 
 LOGGING = {
     "version": 1,
