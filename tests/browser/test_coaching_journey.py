@@ -129,7 +129,9 @@ def test_release_dispute_overturn_educate_follow_up(
 
     # --- The educator assigns education on the coder's E/M pattern, with a follow-up.
     sign_in(page, base, "educator")
-    page.get_by_role("link", name="Assign education").click()
+    # The educator lands on Education, whose page offers the same link as the navigation.
+    expect(page.get_by_role("heading", name="Education", exact=True)).to_be_visible()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Assign education").click()
     page.get_by_label("coder.ana").check()
     page.get_by_label("Pattern key").fill("REVISED:LINE:992")
     page.get_by_label("Resource title").fill("E/M leveling by medical decision making")
