@@ -311,3 +311,26 @@ def test_revoke_removes_the_invitation_from_the_list(client_for: ClientFor, mana
     entry = AuditLogEntry.objects.get(action="invitation.revoke")
     assert entry.actor == manager
     assert entry.ip == "127.0.0.1"
+
+
+def test_the_members_screen_costs_the_same_queries_for_many_members(
+    client_for: ClientFor, manager: User, org: Organization
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = client_for(manager)
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(BASE).status_code == 200
+        return len(queries)
+
+    count()  # the first visit also remembers the organization in the session
+    few = count()
+    for n in range(12):
+        user = UserFactory(username=f"many{n}")
+        MembershipFactory(user=user, organization=org, role=Role.CODER)
+        CoderFactory(organization=org, name=f"coder.many{n}", user=user if n % 2 else None)
+        client_for(manager).post(BASE + "invite/", {"email": f"p{n}@example.org", "role": "viewer"})
+    assert count() == few

@@ -466,7 +466,8 @@ def invitation_create(
         link = request.build_absolute_uri(path)
     else:
         link = getattr(settings, "SITE_URL", "").rstrip("/") + path
-    expires = timezone.localtime(invitation.expires_at).strftime("%B %-d, %Y at %H:%M %Z")
+    local = timezone.localtime(invitation.expires_at)
+    expires = f"{local:%B} {local.day}, {local:%Y at %H:%M %Z}"
     subject = f"[AuditCoach] Invitation to {organization.name}"
     text = _invitation_text(
         organization=organization, role=str(role), inviter=actor, link=link, expires=expires

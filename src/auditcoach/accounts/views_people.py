@@ -17,6 +17,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.formats import date_format
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from auditcoach.accounts import selectors, services, services_people
@@ -104,7 +105,7 @@ def invite(request: OrgRequest, org_slug: str) -> HttpResponseBase:
     messages.success(
         request,
         f"Invitation sent to {invitation.email} as {invitation.get_role_display().lower()}. "
-        f"The link expires on {invitation.expires_at:%B %-d, %Y}.",
+        f"The link expires on {date_format(invitation.expires_at, 'DATE_FORMAT')}.",
     )
     return redirect(_members_url(request))
 
