@@ -187,6 +187,8 @@ def test_a_newcomer_creates_a_login_and_lands_on_my_feedback(
         ({"password1": "password", "password2": "password"}, "This password is too common."),
         ({"password1": "short", "password2": "short"}, "too short"),
         ({"password2": "Something-else-entirely-77"}, "The two passwords differ."),
+        ({"password1": "83920174655", "password2": "83920174655"}, "entirely numeric"),
+        ({"password1": "nia.new.example", "password2": "nia.new.example"}, "too similar"),
         ({"username": "manager"}, "This username is taken."),
         ({"username": "MANAGER"}, "This username is taken."),
         ({"username": "bad name!"}, "Enter a valid username"),

@@ -72,6 +72,7 @@ def test_user_add_refuses_differing_prompts(monkeypatch: Any) -> None:
         (["ana", "--email", "ana@example.org"], "password\n", "too common"),
         (["ana", "--email", "ana@example.org"], "ana\n", "too short"),
         (["ana", "--email", "ana@example.org"], "\n", "No password"),
+        (["ana", "--email", "ana@example.org"], "4815162342108\n", "entirely numeric"),
         (["ana", "--email", "not-an-address"], PASSWORD, "not a valid e-mail address"),
         (["bad name", "--email", "ana@example.org"], PASSWORD, "letters, digits"),
         (["a" * 151, "--email", "ana@example.org"], PASSWORD, "1 to 150 characters"),
