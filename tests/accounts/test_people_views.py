@@ -334,3 +334,24 @@ def test_the_members_screen_costs_the_same_queries_for_many_members(
         CoderFactory(organization=org, name=f"coder.many{n}", user=user if n % 2 else None)
         client_for(manager).post(BASE + "invite/", {"email": f"p{n}@example.org", "role": "viewer"})
     assert count() == few
+
+
+def test_each_row_offers_only_the_roster_its_role_may_link(
+    client_for: ClientFor, world: dict[str, User], org: Organization
+) -> None:
+    CoderFactory(organization=org, name="coder.free")
+    Auditor.objects.create(organization=org, name="auditor.free")
+    html = client_for(world["manager"]).get(BASE).content.decode()
+
+    def row(username: str) -> str:
+        start = html.index(f'data-username="{username}"')
+        return html[start : html.index("</tr>", start)]
+
+    assert "coder.free" in row("coder")
+    assert "auditor.free" not in row("coder")
+    for username in ("auditor", "manager"):
+        assert "auditor.free" in row(username)
+        assert "coder.free" not in row(username)
+    for username in ("educator", "viewer"):
+        assert 'name="roster"' not in row(username)
+        assert "Not linked" in row(username)

@@ -34,6 +34,12 @@ from auditcoach.accounts.landing import landing_url
 from auditcoach.accounts.models import Invitation, Membership, Role, User
 from auditcoach.accounts.permissions import MANAGE_ROLES, OrgRequest, require_role
 
+_LINK_PREFIX: dict[str, str] = {
+    Role.CODER: "coder:",
+    Role.AUDITOR: "auditor:",
+    Role.MANAGER: "auditor:",
+}
+
 
 def _members_url(request: OrgRequest) -> str:
     return reverse("people:members", kwargs={"org_slug": request.organization.slug})
@@ -55,16 +61,22 @@ def _members_page(
 ) -> HttpResponse:
     organization = request.organization
     errors = row_errors or {}
+    link_choices = roster_choices(organization)
     overview = selectors.members_overview(organization=organization)
     rows = [
         {
             "row": row,
             "links": [(k, e) for k, e in (("coder", row.coder), ("auditor", row.auditor)) if e],
             "error": errors.get(row.user.username),
+            # Only the roster a login of this role may be linked to (services_people.LINKABLE_ROLES).
+            "choices": [
+                (group, options)
+                for group, options in link_choices
+                if options and options[0][0].startswith(_LINK_PREFIX.get(row.membership.role, "-"))
+            ],
         }
         for row in overview
     ]
-    link_choices = roster_choices(organization)
     context: dict[str, Any] = {
         "nav": "members",
         "rows": rows,
@@ -72,7 +84,6 @@ def _members_page(
         "invitations": list(selectors.invitations_pending(organization=organization)),
         "invite_form": invite_form or InviteForm(organization=organization),
         "role_choices": Role.choices,
-        "link_choices": link_choices,
         "me": request.user.pk,
     }
     return render(request, "accounts/members.html", context, status=status)
