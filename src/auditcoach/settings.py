@@ -154,6 +154,7 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
+# All of Django's validators: every place a password is set (invitations, user-add) runs them.
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {
@@ -222,6 +223,10 @@ PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT_SECONDS", 3600)  # rese
 PASSWORD_RESET_RATE_LIMIT = env_int("PASSWORD_RESET_RATE_LIMIT", 3)  # e-mails per address/hour
 PASSWORD_RESET_ADDRESS_RATE_LIMIT = env_int("PASSWORD_RESET_ADDRESS_RATE_LIMIT", 20)
 OTP_TOTP_ISSUER = "AuditCoach"  # the name authenticator apps show
+# An invitation link works once and for this many days (docs/people.md).
+INVITATION_TTL_DAYS = env_int("INVITATION_TTL_DAYS", 7)
+if not 1 <= INVITATION_TTL_DAYS <= 90:
+    raise ValueError(f"INVITATION_TTL_DAYS must be 1 to 90, got {INVITATION_TTL_DAYS}")
 
 LOGGING = {
     "version": 1,

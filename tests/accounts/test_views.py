@@ -102,22 +102,25 @@ def test_home_anonymous_goes_to_login(client: Client, db: None) -> None:
 def test_home_with_one_membership_redirects_to_org(client_for: ClientFor, auditor: User) -> None:
     response = client_for(auditor).get("/")
     assert response.status_code == 302
-    assert response["Location"] == "/o/north-health/"
+    assert response["Location"] == "/o/north-health/?status=in_review"
 
 
 def test_home_with_several_memberships_shows_chooser(
     client_for: ClientFor, auditor: User, other_org: Organization
 ) -> None:
-    MembershipFactory(user=auditor, organization=other_org, role=Role.VIEWER)
+    # An auditor in both (an audit firm's): the stand-in URLconf has only the audits pages;
+    # the landing page of every role is tested on the real URLconf in test_landing.py.
+    MembershipFactory(user=auditor, organization=other_org, role=Role.AUDITOR)
     client = client_for(auditor)
     client.get("/o/south-clinic/")  # becomes the last used
     response = client.get("/")
     assert response.status_code == 200
     html = response.content.decode()
-    for text in ("North Health", "South Clinic", "Auditor", "Viewer"):
+    for text in ("North Health", "South Clinic", "Auditor"):
         assert text in html
+    # Each organization's link leads to the landing page of the role there.
     for slug in ("north-health", "south-clinic"):
-        assert f'href="/o/{slug}/"' in html
+        assert f'href="/o/{slug}/?status=in_review"' in html
     assert "Last used" in html
 
 

@@ -50,7 +50,7 @@ def test_release_dispute_overturn_educate_follow_up(
 
     # --- The coder sees nothing before the release: drafts are never visible.
     sign_in(page, base, "coder")
-    page.get_by_role("link", name="My feedback").click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="My feedback").click()
     expect(page.get_by_text("No released findings yet.")).to_be_visible()
     sign_out(page)
 
@@ -67,7 +67,7 @@ def test_release_dispute_overturn_educate_follow_up(
     # --- The coder: a notification, My feedback with her scores, and a dispute.
     sign_in(page, base, "coder")
     expect(page.locator("#notifications-bell")).to_contain_text("1")
-    page.get_by_role("link", name="My feedback").click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="My feedback").click()
     expect(page.get_by_role("heading", name="Encounter HF-1")).to_be_visible()
     expect(page.get_by_role("heading", name="Encounter EM-3")).to_be_visible()
     expect(page.get_by_text("Encounter PNA-2")).to_have_count(0)  # coder.ben's
@@ -117,7 +117,7 @@ def test_release_dispute_overturn_educate_follow_up(
 
     # --- The coder's scores reflect the overturn; the finding stays, marked overturned.
     sign_in(page, base, "coder")
-    page.get_by_role("link", name="My feedback").click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="My feedback").click()
     mine = page.locator("section", has=page.get_by_role("heading", name="Your scores"))
     expect(mine.locator("tr", has_text="Code accuracy DX")).to_contain_text("3/4")
     page.get_by_role("link", name="All released findings").click()
@@ -129,8 +129,11 @@ def test_release_dispute_overturn_educate_follow_up(
 
     # --- The educator assigns education on the coder's E/M pattern, with a follow-up.
     sign_in(page, base, "educator")
-    page.get_by_role("link", name="Assign education").click()
-    page.get_by_label("coder.ana").check()
+    # The educator lands on Education, whose page offers the same link as the navigation.
+    expect(page.get_by_role("heading", name="Education", exact=True)).to_be_visible()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Assign education").click()
+    # The roster entry coder.ana is linked to Casey Coder's login: people read her name.
+    page.get_by_label("Casey Coder").check()
     page.get_by_label("Pattern key").fill("REVISED:LINE:992")
     page.get_by_label("Resource title").fill("E/M leveling by medical decision making")
     page.get_by_label("Resource link (https)").fill("https://example.org/em-mdm")
@@ -154,7 +157,7 @@ def test_release_dispute_overturn_educate_follow_up(
     # --- The follow-up review exists, with the coder's E/M encounter of the next cycle.
     sign_in(page, base, "educator")
     page.get_by_role("link", name="Follow-up reviews").click()
-    expect(page.locator("main")).to_contain_text("coder.ana")
+    expect(page.locator("main")).to_contain_text("Casey Coder")
     page.screenshot(path=str(artifacts / "coach-followups.png"), full_page=True)
 
     followup = FollowUpReview.objects.get(coder__name="coder.ana")

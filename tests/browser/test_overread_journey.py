@@ -80,7 +80,8 @@ def test_plan_pick_blind_review_consistency(
     # E87.1 N18.4 → 3 of 4; EM-3: Alex E11.65 99213 93000 vs Bea E11.9 99215 93000 → 1 of 5.
     # Pooled 4/9 = 44.4%.
     sign_in(page, base, "manager")
-    page.get_by_role("link", name="Consistency").click()
+    # The manager lands on the dashboard, whose consistency widget links there too.
+    page.get_by_role("link", name="Consistency", exact=True).click()
     overall = page.locator("#consistency-overall tbody tr")
     expect(overall).to_contain_text("44.4%")
     expect(overall).to_contain_text("4/9")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from auditcoach.accounts import views, views_signin
+from auditcoach.accounts import views, views_people, views_signin
 
 app_name = "accounts"
 
@@ -35,4 +35,6 @@ urlpatterns = [
     ),
     path("two-factor/remove/", views_signin.two_factor_disable, name="two_factor_disable"),
     path("switch/", views.switch, name="switch"),
+    # Invitations (docs/people.md): outside any organization, the token is the credential.
+    path("invitations/<str:token>/", views_people.invitation_accept, name="invitation"),
 ]

@@ -7,23 +7,23 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_safe
 
 from auditcoach.accounts import selectors
+from auditcoach.accounts.landing import landing_url
 from auditcoach.accounts.middleware import LAST_ORG_SESSION_KEY
 from auditcoach.accounts.models import Membership, User
 
 
 @require_safe
 def home(request: HttpRequest) -> HttpResponseBase:
-    """The front door: sign in, go straight to your only organization, or choose one."""
+    """The front door: sign in, go straight to your work in your only organization (the
+    landing page of your role there, `landing_url`), or choose an organization."""
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
     memberships = list(selectors.memberships_for_user(user=request.user))
     if len(memberships) == 1:
-        slug = memberships[0].organization.slug
-        return redirect(reverse("audits:index", kwargs={"org_slug": slug}))
+        return redirect(landing_url(memberships[0]))
     return _chooser(request, memberships)
 
 
@@ -41,7 +41,7 @@ def _chooser(request: HttpRequest, memberships: list[Membership]) -> HttpRespons
         {
             "membership": membership,
             "organization": membership.organization,
-            "url": reverse("audits:index", kwargs={"org_slug": membership.organization.slug}),
+            "url": landing_url(membership),
             "is_last": membership.organization.slug == last_slug,
         }
         for membership in memberships

@@ -154,7 +154,9 @@ def _audit_side(finding: Finding) -> list[User]:
 def _managers(organization: Organization) -> list[User]:
     return [
         m.user
-        for m in Membership.objects.filter(organization=organization, role=Role.MANAGER)
+        for m in Membership.objects.filter(
+            organization=organization, role=Role.MANAGER, is_active=True
+        )
         .select_related("user")
         .order_by("user__username")
     ]

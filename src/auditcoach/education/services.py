@@ -206,11 +206,15 @@ def followup_candidates(
 
 def _auditors_to_notify(organization: Organization, encounters: Sequence[Encounter]) -> list[User]:
     assigned = {e.auditor_id for e in encounters if e.auditor_id is not None}
-    members = Membership.objects.filter(organization=organization, role=Role.AUDITOR)
+    members = Membership.objects.filter(
+        organization=organization, role=Role.AUDITOR, is_active=True
+    )
     if assigned:
         members = members.filter(user_id__in=assigned)
         if not members.exists():
-            members = Membership.objects.filter(organization=organization, role=Role.AUDITOR)
+            members = Membership.objects.filter(
+                organization=organization, role=Role.AUDITOR, is_active=True
+            )
     return [m.user for m in members.select_related("user")]
 
 

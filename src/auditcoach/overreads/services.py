@@ -50,7 +50,7 @@ class BlindLine:
 
 def _is_auditing_member(organization: Organization, user: User) -> bool:
     return Membership.objects.filter(
-        organization=organization, user=user, role__in=AUDIT_WRITE_ROLES
+        organization=organization, user=user, role__in=AUDIT_WRITE_ROLES, is_active=True
     ).exists()
 
 
