@@ -1,0 +1,1 @@
+"""Operations: serving in production, the health check, security headers, idle sessions, logs."""
