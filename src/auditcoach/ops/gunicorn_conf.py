@@ -7,10 +7,27 @@ processes, `GUNICORN_THREADS` the threads; `BIND` (host:port) or `PORT` where to
 
 import os
 
-bind = [os.environ.get("BIND") or f"127.0.0.1:{os.environ.get('PORT') or '8000'}"]
-workers = int(os.environ.get("WEB_CONCURRENCY") or "3")
+
+def _count(name: str, default: int, high: int) -> int:
+    raw = os.environ.get(name) or str(default)
+    if not raw.isdigit() or not 1 <= int(raw) <= high:
+        raise SystemExit(f"{name} must be a whole number from 1 to {high}, got {raw!r}")
+    return int(raw)
+
+
+def _bind() -> str:
+    if os.environ.get("BIND"):
+        return os.environ["BIND"]
+    port = os.environ.get("PORT") or "8000"
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise SystemExit(f"PORT must be a port number (1-65535), got {port!r}")
+    return f"127.0.0.1:{port}"
+
+
+bind = [_bind()]
+workers = _count("WEB_CONCURRENCY", 3, 64)
 worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS") or "4")
+threads = _count("GUNICORN_THREADS", 4, 64)
 # An upload is validated in the request before the worker imports it; a large workbook
 # takes a while to read, so a minute is not enough.
 timeout = 120
