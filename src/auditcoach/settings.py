@@ -215,7 +215,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "static"
-# WhiteNoise serves the collected files: hashed names, gzip, cached for a year. In
+# WhiteNoise serves the collected files: hashed names, gzip, cached for years. In
 # development (DEBUG=1) the plain storage serves straight from the source folders. Tests
 # use the plain storage too (tests/conftest.py): they never run collectstatic.
 STORAGES = {
