@@ -88,7 +88,7 @@ class Supervisor:
         try:
             for child in self.children:
                 self._start(child)
-            while not self._stop.is_set():
+            while not self._stop.is_set() and self._stop_signal is None:
                 self._tend()
                 self._stop.wait(self.poll_interval)
             self._stop_all()
@@ -98,8 +98,9 @@ class Supervisor:
         return 0
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        # Only a plain assignment: Event.set() takes a lock the interrupted main thread may
+        # hold inside Event.wait(), which would deadlock. The loop sees it within a poll.
         self._stop_signal = signum
-        self._stop.set()
 
     def _start(self, child: _Child) -> None:
         env = {**os.environ, **child.program.env}
