@@ -31,6 +31,14 @@ def _inline_tasks_and_memory_cache(settings: Any, tmp_path: Any) -> None:
     settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     settings.MEDIA_ROOT = str(tmp_path / "media")
+    # With DEBUG off the settings pick WhiteNoise's manifest storage, which needs
+    # `collectstatic`; tests render pages without it (the serve test runs the real thing).
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    # ... and WhiteNoise looks files up per request instead of scanning the (absent) STATIC_ROOT.
+    settings.WHITENOISE_AUTOREFRESH = True
 
 
 @pytest.fixture(autouse=True)

@@ -48,9 +48,12 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = env_str("SECRET_KEY", "dev-only-insecure-key-change-me" if DEBUG else "")
+DEV_SECRET_KEY = "dev-only-insecure-key-change-me"
+SECRET_KEY_FROM_ENVIRONMENT = bool(os.environ.get("SECRET_KEY"))
+SECRET_KEY = env_str("SECRET_KEY", DEV_SECRET_KEY if DEBUG else "")
 if not SECRET_KEY:
-    # Management commands that never serve pages (score, import) still need a key.
+    # Management commands that never serve pages (score, import) still need a key; the WSGI
+    # application, `auditcoach serve` and `check --deploy` refuse this one (auditcoach.ops.checks).
     SECRET_KEY = "not-for-serving-" + str(BASE_DIR)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 
@@ -81,6 +84,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "auditcoach.ops.middleware.RequestLogMiddleware",
+    "auditcoach.ops.middleware.SecurityHeadersMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -88,6 +94,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "auditcoach.ops.sessions.IdleSessionMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "auditcoach.accounts.middleware.TenancyMiddleware",
@@ -177,6 +184,29 @@ CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cook
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
+# Idle timeout beside the absolute one: the last activity is rewritten at most once a
+# minute (auditcoach.ops.sessions), so page loads still rarely write. 0 turns it off.
+SESSION_IDLE_TIMEOUT_SECONDS = env_int("SESSION_IDLE_TIMEOUT_SECONDS", 30 * 60)
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+
+# HTTPS=1 behind a TLS-terminating proxy that sets X-Forwarded-Proto (and drops the
+# client's own): Secure cookies, HSTS for a year with subdomains, redirect to https.
+HTTPS = env_bool("HTTPS", False)
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_SSL_REDIRECT = HTTPS
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # a load balancer's health check may speak plain HTTP
+SECURE_HSTS_SECONDS = 365 * 24 * 3600 if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
+if HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SILENCED_SYSTEM_CHECKS = [
+    # HSTS preload is a commitment the owner of the domain makes on hstspreload.org, for
+    # every subdomain, and hard to undo: not something a default should opt into.
+    "security.W021",
+]
+
 SECURE_CSP = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF, CSP.NONCE],
@@ -194,6 +224,17 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "static"
+# WhiteNoise serves the collected files: hashed names, gzip, cached for years. In
+# development (DEBUG=1) the plain storage serves straight from the source folders. Tests
+# use the plain storage too (tests/conftest.py): they never run collectstatic.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
 
 MEDIA_ROOT = VAR_DIR / "media"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 50 * 1024 * 1024
@@ -228,9 +269,18 @@ INVITATION_TTL_DAYS = env_int("INVITATION_TTL_DAYS", 7)
 if not 1 <= INVITATION_TTL_DAYS <= 90:
     raise ValueError(f"INVITATION_TTL_DAYS must be 1 to 90, got {INVITATION_TTL_DAYS}")
 
+# One JSON object per line on stderr (auditcoach.lib.jsonlog): a line per request and per
+# task run at INFO (auditcoach.requests, auditcoach.tasks), everything else from WARNING.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {"json": {"()": "auditcoach.lib.jsonlog.JsonFormatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
+    "loggers": {
+        "auditcoach": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # auditcoach.tasks replaces Django's own task lines, whose failure traceback may quote
+        # the data a task worked on; the traceback stays in the task's result in the database.
+        "django.tasks": {"handlers": [], "level": "CRITICAL", "propagate": False},
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "WARNING")},
 }

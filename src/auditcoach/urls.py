@@ -1,9 +1,11 @@
 from django.urls import include, path
 
 from auditcoach.accounts import views as account_views
+from auditcoach.ops import views as ops_views
 
 urlpatterns = [
     path("", account_views.home, name="home"),
+    path("healthz", ops_views.healthz, name="healthz"),
     path("accounts/", include("auditcoach.accounts.urls")),
     path("o/<slug:org_slug>/", include("auditcoach.audits.urls")),
     path("o/<slug:org_slug>/codes/", include("auditcoach.codesets.urls")),

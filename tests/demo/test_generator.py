@@ -303,7 +303,7 @@ def test_demo_command_loads_the_demo_once(capsys: pytest.CaptureFixture[str]) ->
     from auditcoach.accounts.models import Coder, Facility, Membership, Organization
     from auditcoach.audits.models import Audit
 
-    call_command("demo", "--encounters-per-cycle", "12", "--seed", "3")
+    call_command("demo", "--encounters-per-cycle", "12", "--seed", "3", "--i-know")
     out = capsys.readouterr().out
     org = Organization.objects.get(slug="demo-health")
     assert org.name == "Demo Health System"

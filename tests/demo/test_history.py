@@ -36,7 +36,7 @@ K = FindingEvent.Kind
 @pytest.fixture(scope="module")
 def demo(django_db_setup: None, django_db_blocker: Any) -> Iterator[Organization]:
     with django_db_blocker.unblock(), transaction.atomic():
-        call_command("demo", stdout=io.StringIO())
+        call_command("demo", "--i-know", stdout=io.StringIO())
         yield Organization.objects.get(slug="demo-health")
         transaction.set_rollback(True)
 

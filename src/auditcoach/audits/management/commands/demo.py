@@ -13,6 +13,7 @@ import time
 from argparse import ArgumentParser
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
@@ -77,12 +78,27 @@ class Command(BaseCommand):
             default=500,
             help="encounters in each of the four quarterly audits (default 500)",
         )
+        parser.add_argument(
+            "--i-know",
+            action="store_true",
+            help=(
+                "create the demo logins even with DEBUG off (their password is published: "
+                "never on a server that holds real data)"
+            ),
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if Organization.objects.filter(slug=SLUG).exists():
             self.stdout.write(f"The demo organization {SLUG} exists already; nothing changed.")
             self._credentials()
             return
+        if not settings.DEBUG and not options["i_know"]:
+            raise CommandError(
+                f"DEBUG is off, so this looks like a real server: the demo's logins all have "
+                f"the published password {PASSWORD!r}, so anyone could sign in. Run it with "
+                "DEBUG=1 (bin/demo does), or add --i-know if this server holds no real data.",
+                returncode=2,
+            )
         per_cycle: int = options["encounters_per_cycle"]
         if per_cycle < 1:
             raise CommandError("--encounters-per-cycle must be at least 1", returncode=2)

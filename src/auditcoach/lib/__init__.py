@@ -1,0 +1,1 @@
+"""Small framework-free helpers, grouped by topic (supervisor, JSON logs)."""
