@@ -1,0 +1,1 @@
+"""Small plain-Python helpers with no Django import (safezip: opening untrusted archives)."""
