@@ -60,7 +60,7 @@ def _damaged(what: str) -> ZipRefused:
 
 
 def _mb(n: int) -> str:
-    return f"{n / _MB:,.0f} MB"
+    return f"{n // _MB:,} MB" if n % _MB == 0 else f"{n:,} bytes"
 
 
 def _too_large(name: str, what: str) -> ZipRefused:
