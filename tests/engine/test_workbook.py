@@ -16,11 +16,13 @@ from openpyxl import Workbook as XlsxBook
 from auditcoach.engine.model import GROUPS, SYSTEM_GROUP, SYSTEMS, CodeLine, Encounter
 from auditcoach.engine.workbook import (
     CODE_COLUMNS,
+    COLUMN_MAX_LENGTHS,
     ENCOUNTER_COLUMNS,
     MAX_LISTED,
     Problem,
     Workbook,
     WorkbookError,
+    WorkbookLimits,
     read_workbook,
     write_workbook_csv,
     write_workbook_xlsx,
@@ -489,13 +491,22 @@ def test_wrong_file_type(tmp_path: Path, name: str) -> None:
     assert problem.message.startswith("wrong file type")
 
 
-@pytest.mark.parametrize("content", [b"", b"hello", b"PK\x03\x04garbage"])
+@pytest.mark.parametrize("content", [b"", b"hello"])
 def test_xlsx_that_is_not_a_workbook(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "audit.xlsx"
     path.write_bytes(content)
     (problem,) = problems_of(path)
     assert (problem.sheet, problem.row, problem.column) == ("audit.xlsx", None, None)
     assert problem.message.startswith("wrong file type: not a readable .xlsx workbook")
+
+
+def test_xlsx_that_starts_as_a_zip_but_is_cut_short_is_damaged(tmp_path: Path) -> None:
+    path = tmp_path / "audit.xlsx"
+    path.write_bytes(b"PK\x03\x04garbage")
+    (problem,) = problems_of(path)
+    assert (problem.sheet, problem.row, problem.column) == ("audit.xlsx", None, None)
+    assert problem.message.startswith("This file is damaged (not a readable zip archive")
+    assert problem.message.endswith("save it again and upload the new copy.")
 
 
 def test_folder_without_the_csvs(tmp_path: Path) -> None:
@@ -599,9 +610,11 @@ def test_problems_are_capped(tmp_path: Path) -> None:
 
 # --------------------------------------------------------------------------- round trip
 
-_TEXT = st.text(
-    st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=12
-).filter(lambda s: s == s.strip())
+# Any text but surrogates and control characters (which the reader refuses, as it refuses
+# dates outside 1990-01-01 .. a year from today).
+_TEXT = st.text(st.characters(exclude_categories=["Cs", "Cc"]), max_size=12).filter(
+    lambda s: s == s.strip()
+)
 _ALNUM = string.ascii_uppercase + string.digits
 
 
@@ -633,7 +646,7 @@ def _encounter(draw: st.DrawFn, eid: str) -> Encounter:
     return Encounter(
         encounter_id=eid,
         setting=draw(st.sampled_from(["inpatient", "outpatient", "profee"])),
-        discharge_date=draw(st.dates(date(1900, 1, 1), date(9999, 12, 31))),
+        discharge_date=draw(st.dates(date(1990, 1, 1), date.today())),
         age=draw(st.none() | st.integers(0, 124)),
         sex=draw(st.none() | st.sampled_from(["M", "F", "U"])),
         discharge_disposition=draw(two_digits),
@@ -653,7 +666,7 @@ def _encounter(draw: st.DrawFn, eid: str) -> Encounter:
 
 @st.composite
 def _encounters(draw: st.DrawFn) -> list[Encounter]:
-    ids = draw(st.lists(_TEXT.filter(bool), unique=True, max_size=4))
+    ids = draw(st.lists(_TEXT.filter(bool), unique=True, min_size=1, max_size=4))
     return [draw(_encounter(eid)) for eid in ids]
 
 
@@ -690,3 +703,273 @@ def test_columns_are_those_of_design_section_9() -> None:
     assert CODE_COLUMNS == (
         "encounter_id", "version", "system", "seq", "code", "poa", "modifiers", "units"
     )  # fmt: skip
+
+
+# --------------------------------------------------------------------------- database limits
+
+_ALL_ENCOUNTER_COLUMNS = list(ENCOUNTER_COLUMNS)
+
+
+def _with(field: str, value: str) -> list[Row]:
+    return [{**BASE_ENCOUNTERS[0], field: value}, BASE_ENCOUNTERS[1]]
+
+
+@pytest.mark.parametrize(
+    ("column", "limit"),
+    [
+        # Each limit is the max_length of the model field the column is stored in:
+        # Facility/ServiceLine/Provider/Coder.name 200, Encounter.payer 100,
+        # Encounter.auditor_name 150, Encounter.cycle 40.
+        ("facility", 200),
+        ("service_line", 200),
+        ("provider", 200),
+        ("coder", 200),
+        ("payer", 100),
+        ("auditor", 150),
+        ("audit_cycle", 40),
+    ],
+)
+def test_text_columns_are_held_to_their_database_field(
+    tmp_path: Path, column: str, limit: int
+) -> None:
+    assert COLUMN_MAX_LENGTHS[column] == limit
+    (tmp_path / "ok").mkdir()
+    at_limit = make_folder(
+        tmp_path / "ok", _with(column, "x" * limit), encounter_columns=_ALL_ENCOUNTER_COLUMNS
+    )
+    wb = read_workbook(at_limit)
+    assert getattr(encounter("E1", wb), column) == "x" * limit
+    over = make_folder(
+        tmp_path, _with(column, "x" * (limit + 1)), encounter_columns=_ALL_ENCOUNTER_COLUMNS
+    )
+    (problem,) = problems_of(over)
+    assert (problem.sheet, problem.row, problem.column) == ("encounters.csv", 2, column)
+    assert problem.message.startswith(
+        f"is {limit + 1} characters long; at most {limit} are allowed"
+    )
+
+
+def test_encounter_id_is_at_most_64_characters(tmp_path: Path) -> None:
+    # 65 characters: refused on the encounter row and on each of its code rows (each cell
+    # is too long), never reported as an "unknown" id.
+    long_id = "E" * 65
+    codes = [
+        {**row, "encounter_id": long_id} if row["encounter_id"] == "E1" else row
+        for row in BASE_CODES
+    ]
+    folder = make_folder(tmp_path, _with("encounter_id", long_id), codes)
+    found = problems_of(folder)
+    e1_rows = [i + 2 for i, row in enumerate(BASE_CODES) if row["encounter_id"] == "E1"]
+    assert [(p.sheet, p.row, p.column) for p in found] == [
+        ("encounters.csv", 2, "encounter_id"),
+        *[("codes.csv", row, "encounter_id") for row in e1_rows],
+    ]
+    assert all(p.message.startswith("is 65 characters long; at most 64") for p in found)
+
+
+@pytest.mark.parametrize(
+    ("char", "named"),
+    [
+        ("\x00", "NUL"),
+        ("\t", "tab"),
+        ("\n", "line break"),
+        ("\x07", "control character U+0007"),
+        ("\x7f", "control character U+007F"),
+    ],
+)
+def test_control_characters_inside_a_cell_are_refused(
+    tmp_path: Path, char: str, named: str
+) -> None:
+    folder = make_folder(tmp_path, _with("encounter_id", f"E{char}1"))
+    found = problems_of(folder)
+    assert found[0] == Problem(
+        "encounters.csv", 2, "encounter_id", f"contains a {named}; remove it"
+    )
+
+
+def test_a_control_character_in_a_code_row(tmp_path: Path) -> None:
+    codes = [*BASE_CODES[:1], {**BASE_CODES[1], "code": "I50\x0023"}, *BASE_CODES[2:]]
+    folder = make_folder(tmp_path, None, codes)
+    assert problems_of(folder) == [Problem("codes.csv", 3, "code", "contains a NUL; remove it")]
+
+
+def test_trailing_line_breaks_are_trimmed_like_spaces(tmp_path: Path) -> None:
+    folder = make_folder(tmp_path, _with("encounter_id", "E1\r\n"))
+    assert encounter("E1", read_workbook(folder)).encounter_id == "E1"
+
+
+@pytest.mark.parametrize(
+    ("day", "accepted"),
+    [
+        ("1989-12-31", False),
+        ("1990-01-01", True),
+        ("2027-06-01", True),
+        ("2027-06-02", False),
+        ("0001-01-01", False),
+        ("9999-12-31", False),
+    ],
+)
+def test_discharge_dates_from_1990_to_a_year_ahead(
+    tmp_path: Path, day: str, accepted: bool
+) -> None:
+    # today = 2026-06-01, so the latest date is 2027-06-01.
+    folder = make_folder(tmp_path, _with("discharge_date", day))
+    limits = WorkbookLimits(today=date(2026, 6, 1))
+    if accepted:
+        wb = read_workbook(folder, limits=limits)
+        assert encounter("E1", wb).discharge_date == date.fromisoformat(day)
+        return
+    with pytest.raises(WorkbookError) as caught:
+        read_workbook(folder, limits=limits)
+    assert caught.value.problems == [
+        Problem(
+            "encounters.csv",
+            2,
+            "discharge_date",
+            f"must be from 1990-01-01 to 2027-06-01 (a year from today), got {day}",
+        )
+    ]
+
+
+def test_a_year_ahead_of_29_february_is_28_february() -> None:
+    assert WorkbookLimits(today=date(2028, 2, 29)).latest_date() == date(2029, 2, 28)
+
+
+def test_codes_are_at_most_10_characters(tmp_path: Path) -> None:
+    # CodeLine.code is 10 characters; "A1234567890" is 11 once read.
+    codes = [
+        *BASE_CODES,
+        {
+            "encounter_id": "E2",
+            "version": "audited",
+            "system": "ICD10CM",
+            "seq": "9",
+            "code": "A12.34567890",
+        },
+    ]
+    (problem,) = problems_of(make_folder(tmp_path, None, codes))
+    assert (problem.column, problem.message) == (
+        "code",
+        'at most 10 letters and digits, got "A12.34567890"',
+    )
+
+
+def test_units_and_seq_stay_within_a_database_integer(tmp_path: Path) -> None:
+    codes = [
+        *BASE_CODES,
+        {
+            "encounter_id": "E2",
+            "version": "audited",
+            "system": "CPT",
+            "seq": "7",
+            "code": "99213",
+            "units": str(2**31),
+        },
+        {
+            "encounter_id": "E2",
+            "version": "audited",
+            "system": "CPT",
+            "seq": "0",
+            "code": "99214",
+            "units": "-3",
+        },
+    ]
+    assert [
+        (p.column, p.message.split(",")[0]) for p in problems_of(make_folder(tmp_path, None, codes))
+    ] == [
+        ("units", "must be a whole number ≥ 1"),
+        ("seq", "must be a whole number ≥ 1"),
+        ("units", "must be a whole number ≥ 1"),
+    ]
+
+
+def test_lines_per_version_of_one_encounter_are_capped(tmp_path: Path) -> None:
+    # With a cap of 3, E2's four audited lines: the 4th row (file row 5 of E2's block)
+    # is reported once; E2's original lines are not affected.
+    codes = [
+        {
+            "encounter_id": "E2",
+            "version": "audited",
+            "system": "CPT",
+            "seq": str(i),
+            "code": f"9921{i}",
+        }
+        for i in range(1, 6)
+    ]
+    folder = make_folder(tmp_path, None, codes)
+    limits = WorkbookLimits(max_lines_per_version=3)
+    with pytest.raises(WorkbookError) as caught:
+        read_workbook(folder, limits=limits)
+    assert caught.value.problems == [
+        Problem(
+            "codes.csv",
+            5,
+            None,
+            '"E2" has more than 3 audited code lines; at most 3 are accepted per version '
+            "of one encounter",
+        )
+    ]
+    assert (
+        len(
+            encounter(
+                "E2", read_workbook(folder, limits=WorkbookLimits(max_lines_per_version=5))
+            ).audited
+        )
+        == 5
+    )
+
+
+def test_rows_are_capped_and_the_rest_not_read(tmp_path: Path) -> None:
+    folder = make_folder(tmp_path)  # 2 encounter rows, len(BASE_CODES) code rows
+    with pytest.raises(WorkbookError) as caught:
+        read_workbook(folder, limits=WorkbookLimits(max_encounter_rows=1))
+    assert caught.value.problems[0] == Problem(
+        "encounters.csv",
+        3,
+        None,
+        "more than 1 encounter rows: the rest was not read. Split the audit into smaller workbooks.",
+    )
+    with pytest.raises(WorkbookError) as caught:
+        read_workbook(folder, limits=WorkbookLimits(max_code_rows=2))
+    assert caught.value.problems[0].message.startswith("more than 2 code rows")
+    assert caught.value.problems[0].row == 4
+
+
+def test_a_workbook_without_encounters_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    (folder / "encounters.csv").write_text(",".join(ENCOUNTER_COLUMNS) + "\n")
+    (folder / "codes.csv").write_text(",".join(CODE_COLUMNS) + "\n")
+    assert problems_of(folder) == [
+        Problem(
+            "encounters.csv", None, None, "has no encounters: the workbook holds nothing to audit"
+        )
+    ]
+
+
+def test_cells_past_the_header_are_not_read_as_missing_columns(tmp_path: Path) -> None:
+    folder = tmp_path / "ragged"
+    folder.mkdir()
+    (folder / "encounters.csv").write_text(
+        "encounter_id,setting,discharge_date\nE1,inpatient,2026-05-14,extra,cells\n"
+    )
+    (folder / "codes.csv").write_text(",".join(CODE_COLUMNS) + "\n")
+    e = encounter("E1", read_workbook(folder))
+    assert (e.age, e.sex, e.facility) == (None, None, "")
+
+
+def test_an_xlsx_bomb_is_refused_before_calamine(tmp_path: Path) -> None:
+    import zipfile
+
+    good = tmp_path / "good.xlsx"
+    write_workbook_xlsx(read_workbook(make_folder(tmp_path)).encounters, good)
+    bomb = tmp_path / "bomb.xlsx"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(b"<sheetData>", b" " * (64 * 1024 * 1024) + b"<sheetData>")
+            dst.writestr(info, data)
+    (problem,) = problems_of(bomb)
+    assert problem.sheet == "bomb.xlsx"
+    assert "unpacks to more than 100 times its packed size" in problem.message

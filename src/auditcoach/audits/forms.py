@@ -10,9 +10,8 @@ from __future__ import annotations
 import re
 import shutil
 import uuid
-import zipfile
 from collections.abc import Sequence
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, Final
 
 from django import forms
@@ -24,11 +23,13 @@ from auditcoach.accounts.models import Organization
 from auditcoach.audits.models import Audit, CodeLine, Encounter, RootCause
 from auditcoach.audits.selectors import EncounterFilters
 from auditcoach.audits.services import AuditedLine
+from auditcoach.audits.uploads import safe_name, unpack_csv_zip, workbook_limits, zip_limits
 from auditcoach.engine import em as em_rules
 from auditcoach.engine.codes import normalize_code, normalize_modifiers, normalize_poa
 from auditcoach.engine.em import Leveling
 from auditcoach.engine.model import FINDING_KINDS, SYSTEM_GROUP
 from auditcoach.engine.workbook import Problem, Workbook, WorkbookError, read_workbook
+from auditcoach.lib.safezip import ZipRefused, check_zip
 
 # --------------------------------------------------------------------------- code validators
 
@@ -375,12 +376,13 @@ class AuditListFilterForm(forms.Form):
 
 # --------------------------------------------------------------------------- import
 
-MAX_ZIP_MEMBER_BYTES: Final = 1024 * 1024 * 1024  # 1 GiB uncompressed per CSV
-
 
 class AuditImportForm(forms.Form):
-    """An uploaded workbook (.xlsx, or .zip with encounters.csv and codes.csv), read and
-    validated in full. On a bad workbook `problems` lists every problem found."""
+    """An uploaded workbook (.xlsx, or .zip with encounters.csv and codes.csv), refused above
+    `IMPORT_MAX_UPLOAD_BYTES` and run through the zip guard (`lib.safezip`). Up to
+    `IMPORT_CHECK_IN_REQUEST_BYTES` it is read and validated in full here (on a bad workbook
+    `problems` lists every problem found); a larger one is only saved (`deferred`, the
+    cleaned `file` is None) and the background job checks it (docs/uploads.md)."""
 
     file = forms.FileField(
         label="Workbook",
@@ -406,6 +408,7 @@ class AuditImportForm(forms.Form):
         self.problems: list[Problem] = []
         self.problem_total = 0
         self.saved_path: Path | None = None
+        self.deferred = False
 
     def clean_name(self) -> str:
         name = " ".join((self.cleaned_data.get("name") or "").split())
@@ -418,21 +421,44 @@ class AuditImportForm(forms.Form):
     def clean_cycle(self) -> str:
         return (self.cleaned_data.get("cycle") or "").strip()
 
-    def clean_file(self) -> Workbook:
+    def clean_file(self) -> Workbook | None:
         upload: UploadedFile[bytes] = self.cleaned_data["file"]
         suffix = Path(upload.name or "").suffix.lower()
         if suffix not in {".xlsx", ".zip"}:
             raise ValidationError("Upload an .xlsx workbook or a .zip of the two CSV files.")
+        size = upload.size or 0
+        cap = settings.IMPORT_MAX_UPLOAD_BYTES
+        if size > cap:
+            raise ValidationError(
+                "This file is %(size)s MB; at most %(cap)s MB can be uploaded. Split the "
+                "audit into smaller workbooks.",
+                params={"size": f"{size / 2**20:,.1f}", "cap": f"{cap / 2**20:,.0f}"},
+                code="too_large",
+            )
+        deferred = size > settings.IMPORT_CHECK_IN_REQUEST_BYTES
         # Kept after validation: the background import reads it again (see ImportJob).
         root = Path(settings.MEDIA_ROOT) / "imports" / f"upload-{uuid.uuid4().hex}"
         root.mkdir(parents=True)
         try:
             if suffix == ".xlsx":
-                path = root / _safe_name(upload.name or "workbook.xlsx")
+                path = root / safe_name(upload.name or "workbook.xlsx")
                 _save(upload, path)
+                if deferred:  # the zip guard now; the worker reads it (read_workbook)
+                    with path.open("rb") as handle:
+                        if handle.read(2) != b"PK":
+                            raise ValidationError(
+                                "Wrong file type: this is not a readable .xlsx workbook."
+                            )
+                    check_zip(path, zip_limits())
             else:
                 path = _unzip_csvs(upload, root, stem=Path(upload.name or "workbook").stem)
-            workbook = read_workbook(path)
+            if deferred:
+                self.saved_path, self.deferred = path, True
+                return None
+            workbook = read_workbook(path, limits=workbook_limits())
+        except ZipRefused as exc:
+            shutil.rmtree(root, ignore_errors=True)
+            raise ValidationError(exc.message, code="archive") from exc
         except WorkbookError as exc:
             shutil.rmtree(root, ignore_errors=True)
             self.problems = exc.problems
@@ -450,10 +476,6 @@ class AuditImportForm(forms.Form):
         return workbook
 
 
-def _safe_name(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).name) or "workbook.xlsx"
-
-
 def _save(upload: UploadedFile[bytes], path: Path) -> None:
     with path.open("wb") as out:
         for chunk in upload.chunks():
@@ -461,34 +483,9 @@ def _save(upload: UploadedFile[bytes], path: Path) -> None:
 
 
 def _unzip_csvs(upload: UploadedFile[bytes], root: Path, *, stem: str) -> Path:
-    """Copy encounters.csv and codes.csv out of the zip (in any folder of it) into a folder
-    named after the upload. Only those two members are read, under fixed names, so a
-    crafted member path cannot write outside the temporary folder."""
+    """encounters.csv and codes.csv of the uploaded zip, in a folder named after it."""
     archive = root / "upload.zip"
     _save(upload, archive)
-    if not zipfile.is_zipfile(archive):
-        raise ValidationError("This .zip file cannot be opened.")
-    target = root / (_safe_name(stem) or "workbook")
-    target.mkdir()
-    with zipfile.ZipFile(archive) as zf:
-        wanted: dict[str, zipfile.ZipInfo] = {}
-        for info in zf.infolist():
-            if info.is_dir():
-                continue
-            base = PurePosixPath(info.filename).name.lower()
-            if base.startswith("._"):  # macOS resource forks beside the real files
-                continue
-            if base in {"encounters.csv", "codes.csv"}:
-                if base in wanted:
-                    raise ValidationError(f"The .zip holds more than one {base}.")
-                wanted[base] = info
-        missing = [n for n in ("encounters.csv", "codes.csv") if n not in wanted]
-        if missing:
-            raise ValidationError(f"The .zip has no {' and no '.join(missing)}.")
-        for base, info in wanted.items():
-            if info.file_size > MAX_ZIP_MEMBER_BYTES:
-                raise ValidationError(f"{base} is too large.")
-            with zf.open(info) as src, (target / base).open("wb") as dst:
-                shutil.copyfileobj(src, dst, length=1024 * 1024)
+    target = unpack_csv_zip(archive, root / safe_name(stem, "workbook"))
     archive.unlink()
     return target

@@ -314,14 +314,17 @@ class Finding(models.Model):
 class ImportJob(models.Model):
     """One upload being imported in the background, so large workbooks show progress.
 
-    The workbook was validated when it was uploaded; the job re-reads it from `path` in the
-    worker and imports it in one transaction. Progress lives in the cache (outside that
+    A small workbook was validated when it was uploaded; a large one (above
+    `IMPORT_CHECK_IN_REQUEST_BYTES`) starts `checking`: the worker reads and validates it,
+    failing with its `problems` or waiting on duplicates as the small path does. The job
+    re-reads the file from `path` in the worker and imports it in one transaction. Progress lives in the cache (outside that
     transaction); the outcome lives here. A workbook whose encounters repeat another audit's
     waits (`waiting`, with the first of them in `duplicates`) until the uploader imports it
     anyway (`queued`) or cancels it (`cancelled`, the upload removed).
     """
 
     class Status(models.TextChoices):
+        CHECKING = "checking", "Checking the file"
         WAITING = "waiting", "Waiting for confirmation"
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Importing"
@@ -343,6 +346,9 @@ class ImportJob(models.Model):
     # While waiting: {"count": encounters repeated, "rows": the first of them, each
     # {"external_id", "audit", "cycle"}} (see `selectors.duplicate_encounters`).
     duplicates = models.JSONField(default=dict, blank=True)
+    # A large upload the worker found wrong: {"total": n, "rows": [[sheet, row, column,
+    # message], ...]} (the first `MAX_LISTED`), listed on the job's page like the form does.
+    problems = models.JSONField(default=dict, blank=True)
     audit = models.ForeignKey(
         Audit, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

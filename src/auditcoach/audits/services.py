@@ -49,8 +49,10 @@ from auditcoach.audits.selectors import (
     DuplicateEncounter,
     audit_ever_released,
     audit_footprint,
+    duplicate_encounters,
 )
 from auditcoach.audits.signals import audit_imported
+from auditcoach.audits.uploads import workbook_limits
 from auditcoach.coaching.models import Attachment, Comment, FindingEvent
 from auditcoach.codesets.knowledge import checker, grouper, pricing
 from auditcoach.education.models import EducationAssignment, FollowUpReview
@@ -58,7 +60,7 @@ from auditcoach.engine import model as em
 from auditcoach.engine.codes import format_modifiers
 from auditcoach.engine.compare import compare_encounter
 from auditcoach.engine.em import Leveling
-from auditcoach.engine.workbook import Workbook, WorkbookError, read_workbook
+from auditcoach.engine.workbook import MAX_LISTED, Workbook, WorkbookError, read_workbook
 from auditcoach.library.models import FindingReference
 from auditcoach.overreads.models import CalibrationSet, Overread, OverreadLine
 
@@ -584,7 +586,7 @@ def import_job_create(
     *,
     organization: Organization,
     path: Path,
-    workbook: Workbook,
+    workbook: Workbook | None,
     name: str,
     cycle: str,
     released: bool,
@@ -596,34 +598,43 @@ def import_job_create(
 
     With `duplicates` (encounters another audit of the organization already has) the job
     waits instead, holding the first `DUPLICATES_SHOWN` of them, until `import_job_confirm`
-    queues it or `import_job_cancel` drops it.
+    queues it or `import_job_cancel` drops it. Without a `workbook` (a large upload only
+    saved and run through the zip guard) the job starts `checking`: the worker reads and
+    validates the file first (`import_job_run`).
     """
     waiting = bool(duplicates)
+    status = ImportJob.Status.WAITING if waiting else ImportJob.Status.QUEUED
+    if workbook is None:
+        status = ImportJob.Status.CHECKING
+    source = workbook.source if workbook is not None else Path(path).name
     with transaction.atomic():
         job = ImportJob.objects.create(
             organization=organization,
             name=name,
             cycle=cycle,
             released=released,
-            source_name=workbook.source,
+            source_name=source[:255],
             path=str(path),
-            encounters=len(workbook.encounters),
-            code_lines=workbook.code_rows,
+            encounters=len(workbook.encounters) if workbook is not None else 0,
+            code_lines=workbook.code_rows if workbook is not None else 0,
             created_by=actor,
-            status=ImportJob.Status.WAITING if waiting else ImportJob.Status.QUEUED,
+            status=status,
             duplicates=duplicates_summary(duplicates) if waiting else {},
         )
         changes: dict[str, Any] = {
             "name": name,
             "encounters": job.encounters,
-            "source": workbook.source,
+            "source": source,
         }
         if waiting:
             changes["duplicates"] = job.duplicates["count"]
+        action = "import.hold" if waiting else "import.queue"
+        if workbook is None:
+            action = "import.check"
         log_write(
             organization=organization,
             actor=actor,
-            action="import.hold" if waiting else "import.queue",
+            action=action,
             obj_type="import_job",
             obj_id=str(job.public_id),
             changes=changes,
@@ -719,12 +730,16 @@ def import_job_cancel(*, job: ImportJob, actor: User, request: HttpRequest | Non
 def import_job_run(*, job_id: int) -> ImportJob:
     """Run one queued import: re-read the workbook, import it atomically, record the outcome.
 
-    The uploaded files are removed afterwards, whatever happened.
+    A `checking` job (a large upload) is validated here first: a workbook with problems
+    fails with them in `problems`, one that repeats other audits' encounters waits. The
+    uploaded files are removed afterwards, whatever happened, unless the job waits.
     """
     job = ImportJob.objects.select_related("organization", "created_by").get(pk=job_id)
-    if job.status != ImportJob.Status.QUEUED:
+    if job.status not in {ImportJob.Status.QUEUED, ImportJob.Status.CHECKING}:
         return job  # already run (a retried task must not import twice)
-    job.status = ImportJob.Status.RUNNING
+    checking = job.status == ImportJob.Status.CHECKING
+    if not checking:
+        job.status = ImportJob.Status.RUNNING
     job.started_at = timezone.now()
     job.save(update_fields=["status", "started_at"])
     key = import_progress_key(job)
@@ -733,7 +748,9 @@ def import_job_run(*, job_id: int) -> ImportJob:
         cache.set(key, (done, total), timeout=24 * 3600)
 
     try:
-        workbook = read_workbook(Path(job.path))
+        workbook = read_workbook(Path(job.path), limits=workbook_limits())
+        if checking and _hold_checked(job, workbook):
+            return job  # waits for a decision on its duplicates; the file is kept
         for attempt in range(1, IMPORT_RACE_ATTEMPTS + 1):
             try:
                 audit = audit_import(
@@ -753,6 +770,10 @@ def import_job_run(*, job_id: int) -> ImportJob:
                     raise
     except WorkbookError as exc:
         job.status, job.error = ImportJob.Status.FAILED, str(exc)
+        job.problems = {
+            "total": exc.total,
+            "rows": [[p.sheet, p.row, p.column, p.message] for p in exc.problems[:MAX_LISTED]],
+        }
     except IntegrityError:
         job.status, job.error = ImportJob.Status.FAILED, IMPORT_RACE_MESSAGE
     except Exception as exc:  # the job records any failure; nothing was written (atomic)
@@ -762,10 +783,41 @@ def import_job_run(*, job_id: int) -> ImportJob:
         job.status, job.audit = ImportJob.Status.DONE, audit
     finally:
         cache.delete(key)
-        _remove_upload(job.path)
+        if job.status != ImportJob.Status.WAITING:  # a held upload keeps its file
+            _remove_upload(job.path)
     job.finished_at = timezone.now()
-    job.save(update_fields=["status", "error", "audit", "finished_at"])
+    job.save(update_fields=["status", "error", "problems", "audit", "finished_at"])
     return job
+
+
+def _hold_checked(job: ImportJob, workbook: Workbook) -> bool:
+    """A large upload the worker has just read in full: record its counts, then either hold
+    it on its duplicates as the upload page does for small files (True) or go on importing."""
+    job.encounters, job.code_lines = len(workbook.encounters), workbook.code_rows
+    duplicates = duplicate_encounters(
+        organization=job.organization, external_ids=(e.encounter_id for e in workbook.encounters)
+    )
+    with transaction.atomic():
+        if duplicates:
+            job.status = ImportJob.Status.WAITING
+            job.duplicates = duplicates_summary(duplicates)
+        else:
+            job.status = ImportJob.Status.RUNNING
+        job.save(update_fields=["status", "duplicates", "encounters", "code_lines"])
+        if duplicates:
+            log_write(
+                organization=job.organization,
+                actor=job.created_by,
+                action="import.hold",
+                obj_type="import_job",
+                obj_id=str(job.public_id),
+                changes={
+                    "name": job.name,
+                    "encounters": job.encounters,
+                    "duplicates": job.duplicates["count"],
+                },
+            )
+    return bool(duplicates)
 
 
 # --------------------------------------------------------------------------- lifecycle

@@ -375,12 +375,16 @@ def audit_import_view(request: OrgRequest, org_slug: str) -> HttpResponseBase:
     if request.method == "POST":
         form = AuditImportForm(request.POST, request.FILES, organization=organization)
         if form.is_valid():
-            workbook = form.cleaned_data["file"]
+            workbook = form.cleaned_data["file"]  # None: large, checked by the worker
             assert form.saved_path is not None  # set by a successful clean_file
             # Encounters another audit already has: the job waits for a confirmation.
-            duplicates = selectors.duplicate_encounters(
-                organization=organization,
-                external_ids=(e.encounter_id for e in workbook.encounters),
+            duplicates = (
+                selectors.duplicate_encounters(
+                    organization=organization,
+                    external_ids=(e.encounter_id for e in workbook.encounters),
+                )
+                if workbook is not None
+                else []
             )
             job = import_job_create(
                 organization=organization,
@@ -440,7 +444,14 @@ def import_job_view(request: OrgRequest, org_slug: str, job_id: UUID) -> HttpRes
         "nav": "import",
         "done": progress[0] if progress else 0,
         "total": progress[1] if progress else job.encounters,
-        "no_worker": job.status == ImportJob.Status.QUEUED and waited > 10,
+        "no_worker": job.status in {ImportJob.Status.QUEUED, ImportJob.Status.CHECKING}
+        and job.started_at is None
+        and waited > 10,
+        "problems": [
+            {"sheet": sheet, "row": row, "column": column, "message": message}
+            for sheet, row, column, message in job.problems.get("rows", [])
+        ],
+        "problem_total": job.problems.get("total", 0),
     }
     template = (
         "audits/import_job.html#job-status" if _is_htmx(request) else "audits/import_job.html"

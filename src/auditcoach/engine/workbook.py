@@ -15,6 +15,16 @@ Decisions beyond §9:
   in shape ("1" is not a disposition).
 - Integers (seq, units) are capped at 2,147,483,647, the range of a database integer.
 - `billed_drg` is 1–3 digits, stored zero-padded to 3 ("65" → "065").
+
+The database's own limits are checked here, so that SQLite (which would store anything)
+and PostgreSQL (which would refuse mid-import) accept and refuse exactly the same files
+(docs/workbook.md, docs/uploads.md): every text column's length against its model field
+(`COLUMN_MAX_LENGTHS`), no control characters (NUL, tab, line breaks, ...) inside the
+cells AuditCoach reads, a discharge date from 1990-01-01 to a year after today, integers
+within a database integer, at most `WorkbookLimits.max_lines_per_version` lines per
+version of one encounter, capped row counts, and at least one encounter. An `.xlsx` goes
+through `auditcoach.lib.safezip` (every part unpacked and counted) before calamine, which
+would inflate it in memory, ever sees it.
 """
 
 from __future__ import annotations
@@ -36,14 +46,17 @@ from auditcoach.engine.codes import (
     normalize_poa,
 )
 from auditcoach.engine.model import GROUPS, SYSTEM_GROUP, CodeLine, Encounter, Setting, System
+from auditcoach.lib.safezip import ZipLimits, ZipRefused, check_zip
 
 __all__ = [
     "CODE_COLUMNS",
+    "COLUMN_MAX_LENGTHS",
     "ENCOUNTER_COLUMNS",
     "MAX_LISTED",
     "Problem",
     "Workbook",
     "WorkbookError",
+    "WorkbookLimits",
     "read_workbook",
     "write_workbook_csv",
     "write_workbook_xlsx",
@@ -112,6 +125,43 @@ _NUMERIC_CODE_WIDTH: Final = {"CPT": 5, "ICD10PCS": 7}
 _MAX_INT: Final = 2_147_483_647
 _NUMBER_TYPES: Final = (int, float)  # checked with type(): bool is not a number here
 _MAX_AGE: Final = 124
+_MAX_CODE: Final = 10  # CodeLine.code
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_NAMES: Final = {"\x00": "NUL", "\t": "tab", "\n": "line break", "\r": "line break"}
+
+COLUMN_MAX_LENGTHS: Final[dict[str, int]] = {
+    # The max_length of the field each column is stored in (audits/ and accounts/models.py).
+    "encounter_id": 64,  # Encounter.external_id
+    "facility": 200,  # Facility.name
+    "service_line": 200,  # ServiceLine.name
+    "provider": 200,  # Provider.name
+    "payer": 100,  # Encounter.payer (the Payer roster allows 200)
+    "coder": 200,  # Coder.name
+    "auditor": 150,  # Encounter.auditor_name (the Auditor roster allows 200)
+    "audit_cycle": 40,  # Encounter.cycle, Audit.cycle
+    "code": 10,  # CodeLine.code, after dots and spaces are removed
+}
+MIN_DATE: Final = date(1990, 1, 1)
+"""The earliest discharge date accepted; the latest is a year after today."""
+
+
+@dataclass(frozen=True, slots=True)
+class WorkbookLimits:
+    """How much one workbook may hold (settings `IMPORT_MAX_*`, docs/uploads.md). `today`
+    fixes the date check in tests (None: the day of reading)."""
+
+    max_encounter_rows: int = 1_000_000
+    max_code_rows: int = 2_000_000
+    max_lines_per_version: int = 500
+    zip: ZipLimits = field(default_factory=ZipLimits)
+    today: date | None = None
+
+    def latest_date(self) -> date:
+        today = self.today or date.today()
+        try:
+            return today.replace(year=today.year + 1)
+        except ValueError:  # 29 February
+            return today.replace(year=today.year + 1, day=28)
 
 
 # --------------------------------------------------------------------------- results
@@ -180,6 +230,42 @@ class _Problems:
         order = self._sheets
         kept = sorted(self.kept, key=lambda p: (order[p.sheet], p.row or 0))
         return WorkbookError(kept, self.total)
+
+
+def _check_cells(
+    sheet: str,
+    rownum: int,
+    cells: list[str],
+    columns: Sequence[tuple[str, int]],
+    problems: _Problems,
+) -> bool:
+    """Control characters inside, and text longer than the column allows, in the cells of
+    the known columns (their stripped value); True when the row is clean."""
+    clean = True
+    joined = "".join(cells)
+    controls = _CONTROL.search(joined) is not None
+    if not controls and len(joined) <= 40:
+        return True
+    for name, i in columns:
+        value = cells[i].strip()
+        if controls:
+            found = _CONTROL.search(value)
+            if found is not None:
+                char = found.group()
+                what = _CONTROL_NAMES.get(char, f"control character U+{ord(char):04X}")
+                problems.add(sheet, rownum, name, f"contains a {what}; remove it")
+                clean = False
+                continue
+        limit = COLUMN_MAX_LENGTHS.get(name)
+        if limit is not None and len(value) > limit and name != "code":
+            problems.add(
+                sheet,
+                rownum,
+                name,
+                f"is {len(value):,} characters long; at most {limit} are allowed: {_shown(value)}",
+            )
+            clean = False
+    return clean
 
 
 def _shown(raw: str) -> str:
@@ -384,25 +470,49 @@ def _padding(table: _Table, names: Sequence[str]) -> tuple[list[int], int]:
     return positions, max(positions) + 1
 
 
+def _too_many_rows(sheet: str, rownum: int, limit: int, what: str, problems: _Problems) -> None:
+    problems.add(
+        sheet,
+        rownum,
+        None,
+        f"more than {limit:,} {what} rows: the rest was not read. Split the audit into "
+        "smaller workbooks.",
+    )
+
+
 def _read_encounters(
-    table: _Table, problems: _Problems
+    table: _Table, problems: _Problems, limits: WorkbookLimits
 ) -> tuple[dict[str, _Pending], dict[str, int]]:
     """Valid encounter rows by id (file order), and every id seen with its first row."""
     sheet = table.sheet
     missing = table.missing
     positions, width = _padding(table, ENCOUNTER_COLUMNS)
+    header_width = table.width
+    checked = [(name, table.columns[name]) for name in ENCOUNTER_COLUMNS if name in table.columns]
+    earliest, latest = MIN_DATE, limits.latest_date()
+    count = 0
     dates: dict[str, date | None] = {}
     pending: dict[str, _Pending] = {}
     seen: dict[str, int] = {}
     add = problems.add
 
     for rownum, cells in table.rows:
+        if len(cells) > header_width:  # cells past the header's columns are not read
+            del cells[header_width:]
         if len(cells) < width:
             cells.extend([""] * (width - len(cells)))
         values = [cells[i].strip() for i in positions]
         if not any(values):
             continue
+        count += 1
+        if count > limits.max_encounter_rows:
+            _too_many_rows(sheet, rownum, limits.max_encounter_rows, "encounter", problems)
+            break
         (eid, setting_text, date_text, age_text, sex_text, disp, audited_disp, drg) = values[:8]
+        if not _check_cells(sheet, rownum, cells, checked, problems):
+            if eid:  # (its code rows are not "unknown": the problem is here)
+                seen.setdefault(eid, rownum)
+            continue
         before = problems.total
 
         for name, value in (
@@ -442,6 +552,15 @@ def _read_encounters(
                 "discharge_date",
                 f"must be a date written YYYY-MM-DD, got {_shown(date_text)}",
             )
+        elif discharge is not None and not earliest <= discharge <= latest:
+            add(
+                sheet,
+                rownum,
+                "discharge_date",
+                f"must be from {earliest.isoformat()} to {latest.isoformat()} (a year from "
+                f"today), got {discharge.isoformat()}",
+            )
+            discharge = None
 
         age: int | None = None
         if age_text:
@@ -538,6 +657,9 @@ def _make_line(
     elif not (code.isascii() and code.isalnum()):
         shown = _shown(raw_code.strip())
         add(sheet, rownum, "code", f"must be letters and digits only, got {shown}")
+    elif len(code) > _MAX_CODE:
+        shown = _shown(raw_code.strip())
+        add(sheet, rownum, "code", f"at most {_MAX_CODE} letters and digits, got {shown}")
 
     poa = normalize_poa(raw_poa)
     if poa not in _POAS:
@@ -576,6 +698,7 @@ def _read_codes(
     pending: dict[str, _Pending],
     seen: dict[str, int] | None,
     problems: _Problems,
+    limits: WorkbookLimits,
 ) -> int:
     """Adds valid code rows to their pending encounters; returns the number of code rows.
     `seen` (every encounter id of the encounters sheet) is None when that sheet could
@@ -583,7 +706,11 @@ def _read_codes(
     sheet = table.sheet
     missing = table.missing
     positions, width = _padding(table, CODE_COLUMNS)
+    header_width = table.width
     i_eid, i_ver, i_sys, i_seq, i_code, i_poa, i_mods, i_units = positions
+    checked = [(name, table.columns[name]) for name in CODE_COLUMNS if name in table.columns]
+    max_lines = limits.max_lines_per_version
+    crowded: set[tuple[str, int]] = set()
     # Identical raw line fields make the identical line: each combination is checked once.
     cache: dict[str, tuple[CodeLine, int]] = {}
     memo = _Memo()
@@ -592,12 +719,19 @@ def _read_codes(
     target: _Pending | None = None
     count = 0
     for rownum, cells in table.rows:
+        if len(cells) > header_width:  # cells past the header's columns are not read
+            del cells[header_width:]
         if len(cells) < width:
             cells.extend([""] * (width - len(cells)))
         eid = cells[i_eid].strip()
         if not eid and not "".join(cells).strip():
             continue
         count += 1
+        if count > limits.max_code_rows:
+            _too_many_rows(sheet, rownum, limits.max_code_rows, "code", problems)
+            break
+        if not _check_cells(sheet, rownum, cells, checked, problems):
+            continue
         raw = (
             cells[i_sys],
             cells[i_seq],
@@ -647,7 +781,20 @@ def _read_codes(
                     f"unknown encounter_id {_shown(eid)}: it is not in the encounters sheet",
                 )
         elif hit is not None and version is not None:
-            target.hits[version].append(hit)
+            hits = target.hits[version]
+            if len(hits) >= max_lines:
+                if (eid, version) not in crowded:
+                    crowded.add((eid, version))
+                    problems.add(
+                        sheet,
+                        rownum,
+                        None,
+                        f"{_shown(eid)} has more than {max_lines} "
+                        f"{('original', 'audited')[version]} code lines; at most "
+                        f"{max_lines} are accepted per version of one encounter",
+                    )
+                continue
+            hits.append(hit)
             target.rows[version].append(rownum)
     return count
 
@@ -705,9 +852,22 @@ def _folder_sources(path: Path, label: str, problems: _Problems) -> list[_Source
     return sources
 
 
-def _xlsx_sources(path: Path, label: str, problems: _Problems) -> list[_Source | None]:
+def _xlsx_sources(
+    path: Path, label: str, problems: _Problems, limits: WorkbookLimits
+) -> list[_Source | None]:
     from python_calamine import CalamineError, CalamineWorkbook
 
+    try:
+        with path.open("rb") as handle:
+            magic = handle.read(2)
+    except OSError as exc:
+        raise _fail(problems, label, f"cannot be read: {exc.strerror or exc}") from None
+    if magic != b"PK":  # not even the start of a zip archive: not a damaged workbook
+        raise _fail(problems, label, "wrong file type: not a readable .xlsx workbook")
+    try:  # every part unpacked and counted before calamine inflates anything in memory
+        check_zip(path, limits.zip)
+    except ZipRefused as exc:
+        raise _fail(problems, label, exc.message) from None
     sources: list[_Source | None] = []
     try:
         book = CalamineWorkbook.from_path(str(path))
@@ -728,7 +888,7 @@ def _xlsx_sources(path: Path, label: str, problems: _Problems) -> list[_Source |
     return sources
 
 
-def _sources(path: Path, problems: _Problems) -> list[_Source | None]:
+def _sources(path: Path, problems: _Problems, limits: WorkbookLimits) -> list[_Source | None]:
     """The encounters and codes sources, None where missing (a problem is recorded).
     Raises WorkbookError when the path is not a workbook at all."""
     label = path.name or str(path)
@@ -751,32 +911,32 @@ def _sources(path: Path, problems: _Problems) -> list[_Source | None]:
             "wrong file type: expected an .xlsx workbook or a folder with encounters.csv "
             "and codes.csv",
         )
-    return _xlsx_sources(path, label, problems)
+    return _xlsx_sources(path, label, problems, limits)
 
 
-def read_workbook(path: Path) -> Workbook:
-    """Reads and validates an audit workbook (DESIGN §9); raises WorkbookError listing
-    every problem when anything is wrong."""
+def read_workbook(path: Path, *, limits: WorkbookLimits | None = None) -> Workbook:
+    """Reads and validates an audit workbook (DESIGN §9) within `limits` (the defaults when
+    None); raises WorkbookError listing every problem when anything is wrong."""
     # Millions of small long-lived objects: the cyclic collector would only re-walk them.
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _read(Path(path))
+        return _read(Path(path), limits or WorkbookLimits())
     finally:
         if enabled:
             gc.enable()
 
 
-def _read(path: Path) -> Workbook:
+def _read(path: Path, limits: WorkbookLimits) -> Workbook:
     problems = _Problems()
-    enc_source, code_source = _sources(path, problems)
+    enc_source, code_source = _sources(path, problems, limits)
 
     pending: dict[str, _Pending] = {}
     seen: dict[str, int] | None = None
     if enc_source is not None:
         table = _open_table(enc_source, ENCOUNTER_COLUMNS, _ENCOUNTER_REQUIRED, problems)
         if table is not None:
-            pending, seen = _read_encounters(table, problems)
+            pending, seen = _read_encounters(table, problems, limits)
             if "encounter_id" in table.missing:
                 seen = None
 
@@ -786,13 +946,17 @@ def _read(path: Path) -> Workbook:
         code_sheet = code_source.sheet
         table = _open_table(code_source, CODE_COLUMNS, _CODE_REQUIRED, problems)
         if table is not None:
-            code_rows = _read_codes(table, pending, seen, problems)
+            code_rows = _read_codes(table, pending, seen, problems, limits)
 
     encounters = []
     for eid, target in pending.items():
         original = _ordered(code_sheet, eid, 0, target, problems)
         audited = _ordered(code_sheet, eid, 1, target, problems)
         encounters.append(Encounter(**target.fields, original=original, audited=audited))
+    if not problems.total and not encounters and enc_source is not None:
+        problems.add(
+            enc_source.sheet, None, None, "has no encounters: the workbook holds nothing to audit"
+        )
     if problems.total:
         raise problems.error()
     return Workbook(encounters=tuple(encounters), source=path.name, code_rows=code_rows)

@@ -1,1 +1,2 @@
-"""Small framework-free helpers, grouped by topic (supervisor, JSON logs)."""
+"""Small framework-free helpers, grouped by topic: the process supervisor, JSON logs, and
+safezip (opening untrusted archives)."""

@@ -6,6 +6,7 @@ Encounters whose id another audit of the organization already has are listed (th
 """
 
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,9 @@ from auditcoach.audits.services import (
     audit_import,
     duplicates_summary,
 )
-from auditcoach.engine.workbook import WorkbookError, read_workbook
+from auditcoach.audits.uploads import unpack_csv_zip, workbook_limits
+from auditcoach.engine.workbook import Workbook, WorkbookError, read_workbook
+from auditcoach.lib.safezip import ZipRefused
 
 
 class Command(BaseCommand):
@@ -59,12 +62,7 @@ class Command(BaseCommand):
                 returncode=2,
             )
         started = time.monotonic()
-        try:
-            workbook = read_workbook(options["path"])
-        except WorkbookError as exc:
-            raise CommandError(
-                f"the workbook was rejected; nothing was imported:\n{exc}", returncode=2
-            ) from exc
+        workbook = _read(Path(options["path"]))
         duplicates = duplicate_encounters(
             organization=organization, external_ids=(e.encounter_id for e in workbook.encounters)
         )
@@ -118,3 +116,23 @@ class Command(BaseCommand):
             f"{len(workbook.encounters):,} encounters, {workbook.code_rows:,} code lines "
             f"in {elapsed:.1f} s{'; findings released' if options['released'] else ''}."
         )
+
+
+def _read(path: Path) -> Workbook:
+    """The workbook at `path` (.xlsx, folder, or a .zip of the two CSV files, unpacked
+    through the zip guard into a temporary folder), or exit 2 with every problem."""
+    try:
+        if path.suffix.lower() == ".zip" and path.is_file():
+            with tempfile.TemporaryDirectory(prefix="auditcoach-import-") as tmp:
+                folder = unpack_csv_zip(path, Path(tmp) / "workbook")
+                return read_workbook(folder, limits=workbook_limits())
+        return read_workbook(path, limits=workbook_limits())
+    except ZipRefused as exc:
+        raise CommandError(
+            f"the workbook was rejected; nothing was imported:\n{path.name}: {exc.message}",
+            returncode=2,
+        ) from exc
+    except WorkbookError as exc:
+        raise CommandError(
+            f"the workbook was rejected; nothing was imported:\n{exc}", returncode=2
+        ) from exc
