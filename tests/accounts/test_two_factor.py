@@ -126,13 +126,14 @@ def test_recovery_codes_download_as_text(client_for: ClientFor, auditor: User) -
 def test_sign_in_is_two_steps_with_a_device(client: Client, auditor: User) -> None:
     device, _ = enrol(client, auditor)
     client.post("/accounts/logout/")
-    AuditLogEntry.objects.filter(action="auth.login").delete()
+    # Only what this sign-in writes (the log is append-only: entries are never deleted).
+    before = AuditLogEntry.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
 
     response = sign_in_password(client, "auditor", next="/o/north-health/")
     assert response.status_code == 302
     assert response["Location"] == CODE
     assert "_auth_user_id" not in client.session  # not signed in until the code checks
-    assert not AuditLogEntry.objects.filter(action="auth.login").exists()
+    assert not AuditLogEntry.objects.filter(action="auth.login", pk__gt=before).exists()
     assert client.get("/o/north-health/").status_code == 302  # still a visitor
 
     page = client.get(CODE)
@@ -144,7 +145,7 @@ def test_sign_in_is_two_steps_with_a_device(client: Client, auditor: User) -> No
     assert response.status_code == 200
     assert "That code is not right" in response.content.decode()
     assert "_auth_user_id" not in client.session
-    failed = AuditLogEntry.objects.get(action="auth.otp_failed")
+    failed = AuditLogEntry.objects.get(action="auth.otp_failed", pk__gt=before)
     assert failed.changes["username"] == "auditor"
     TOTPDevice.objects.filter(pk=device.pk).update(throttling_failure_count=0)  # its own delay
 
@@ -153,7 +154,7 @@ def test_sign_in_is_two_steps_with_a_device(client: Client, auditor: User) -> No
     assert response["Location"] == "/o/north-health/"
     assert client.session["_auth_user_id"] == str(auditor.pk)
     assert client.session[DEVICE_ID_SESSION_KEY] == device.persistent_id
-    login = AuditLogEntry.objects.get(action="auth.login")
+    login = AuditLogEntry.objects.get(action="auth.login", pk__gt=before)
     assert login.changes == {"method": "totp"}
     assert client.get("/o/north-health/").status_code == 200
 

@@ -62,12 +62,19 @@ def demo_overreads(
         )
         for overread in overread_plan_apply(plan=plan, actor=manager):
             lines = CodeLine.objects.filter(encounter=overread.encounter)
-            # Disagreement shows only where the versions differ: among encounters with
-            # findings, every fourth keeps the coder's coding, and the draw decides the rest.
-            differs = overread.encounter.finding_count > 0
+            # Disagreement shows only where the versions' codes differ (a POA or modifier
+            # change alone would leave code agreement untouched): among such encounters the
+            # first and every fourth after it keep the coder's coding, and the draw decides
+            # the rest, so whichever encounters the plan picks, agreement is high but not
+            # perfect.
+            codes = {
+                version: {(r.system, r.code) for r in lines if r.version == version}
+                for version in (CodeLine.Version.ORIGINAL, CodeLine.Version.AUDITED)
+            }
+            differs = codes[CodeLine.Version.ORIGINAL] != codes[CodeLine.Version.AUDITED]
             if differs:
                 with_findings += 1
-            keep_coder = differs and (with_findings % 4 == 0 or rng.random() >= AGREE)
+            keep_coder = differs and (with_findings % 4 == 1 or rng.random() >= AGREE)
             version = CodeLine.Version.ORIGINAL if keep_coder else CodeLine.Version.AUDITED
             chosen = _lines([r for r in lines if r.version == version])
             overread_lines_replace(overread=overread, lines=chosen, actor=second)
