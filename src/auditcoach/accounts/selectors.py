@@ -97,11 +97,6 @@ def recovery_codes_left(*, user: User) -> int:
     return count
 
 
-def auditor_for_user(*, organization: Organization, user: User) -> Auditor | None:
-    """The roster auditor linked to `user` in `organization`, if any."""
-    return Auditor.objects.filter(organization=organization, user=user).first()
-
-
 @dataclass(frozen=True, slots=True)
 class MemberRow:
     """One line of the Members screen: a membership and the roster entries linked to its login."""

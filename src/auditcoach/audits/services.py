@@ -220,8 +220,8 @@ def audit_import(
         results: list[em.EncounterResult] = []
         for e in chunk:
             facility = facilities.get(e.facility)
-            rate = facility.base_rate if facility and facility.base_rate is not None else None
-            result = encounter_derive(e, base_rate=rate if rate is not None else org_rate)
+            rate = facility.base_rate if facility else None
+            result = encounter_derive(e, base_rate=org_rate if rate is None else rate)
             results.append(result)
             service_line = service_lines.get(e.service_line)
             provider = providers.get(e.provider)
@@ -680,50 +680,61 @@ def _remove_upload(path: str) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def import_job_confirm(*, job: ImportJob, actor: User, request: HttpRequest | None = None) -> bool:
-    """Import a waiting upload anyway; False when it was no longer waiting (a second click,
-    or someone cancelled it), so it is never queued twice."""
-    with transaction.atomic():
-        moved = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.WAITING).update(
-            status=ImportJob.Status.QUEUED
-        )
-        job.refresh_from_db()
-        if not moved:
-            return False
+def _import_job_decide(
+    job: ImportJob,
+    *,
+    to: str,
+    action: str,
+    actor: User,
+    request: HttpRequest | None,
+    **fields: Any,
+) -> bool:
+    """Move a waiting upload to `to` (in one UPDATE guarded by its state) and log `action`;
+    False when it was no longer waiting (a second click, or the other decision first)."""
+    moved = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.WAITING).update(
+        status=to, **fields
+    )
+    job.refresh_from_db()
+    if moved:
         log_write(
             organization=job.organization,
             actor=actor,
-            action="import.confirm",
+            action=action,
             obj_type="import_job",
             obj_id=str(job.public_id),
             changes={"name": job.name, "duplicates": job.duplicates.get("count", 0)},
             request=request,
         )
-        _enqueue_on_commit(job)
+    return bool(moved)
+
+
+@transaction.atomic
+def import_job_confirm(*, job: ImportJob, actor: User, request: HttpRequest | None = None) -> bool:
+    """Import a waiting upload anyway; False when it was no longer waiting, so it is never
+    queued twice."""
+    if not _import_job_decide(
+        job, to=ImportJob.Status.QUEUED, action="import.confirm", actor=actor, request=request
+    ):
+        return False
+    _enqueue_on_commit(job)
     return True
 
 
+@transaction.atomic
 def import_job_cancel(*, job: ImportJob, actor: User, request: HttpRequest | None = None) -> bool:
     """Drop a waiting upload and remove its file (once committed); False when it was no
     longer waiting."""
-    with transaction.atomic():
-        moved = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.WAITING).update(
-            status=ImportJob.Status.CANCELLED, finished_at=timezone.now()
-        )
-        job.refresh_from_db()
-        if not moved:
-            return False
-        log_write(
-            organization=job.organization,
-            actor=actor,
-            action="import.cancel",
-            obj_type="import_job",
-            obj_id=str(job.public_id),
-            changes={"name": job.name, "duplicates": job.duplicates.get("count", 0)},
-            request=request,
-        )
-        path = job.path
-        transaction.on_commit(lambda: _remove_upload(path))
+    if not _import_job_decide(
+        job,
+        to=ImportJob.Status.CANCELLED,
+        action="import.cancel",
+        actor=actor,
+        request=request,
+        finished_at=timezone.now(),
+    ):
+        return False
+    path = job.path
+    transaction.on_commit(lambda: _remove_upload(path))
     return True
 
 
