@@ -973,3 +973,38 @@ def test_an_xlsx_bomb_is_refused_before_calamine(tmp_path: Path) -> None:
     (problem,) = problems_of(bomb)
     assert problem.sheet == "bomb.xlsx"
     assert "unpacks to more than 100 times its packed size" in problem.message
+
+
+# --------------------------------------------------------------------------- read_tables
+
+
+def _csv_table(path: Path) -> list[tuple[int, list[str]]]:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        return list(enumerate(csv.reader(handle), start=1))
+
+
+def test_read_tables_reads_the_same_encounters_as_the_workbook() -> None:
+    from auditcoach.engine.workbook import read_tables
+
+    expected = read_workbook(WORKED)
+    got = read_tables(
+        _csv_table(WORKED / "encounters.csv"),
+        _csv_table(WORKED / "codes.csv"),
+        source="worked.837",
+    )
+    assert got.encounters == expected.encounters
+    assert got.code_rows == expected.code_rows
+    assert got.source == "worked.837"
+
+
+def test_read_tables_names_its_tables_in_problems() -> None:
+    from auditcoach.engine.workbook import read_tables
+
+    encounters = [(1, ["encounter_id", "setting", "discharge_date"]), (7, ["C1", "ward", ""])]
+    codes = [(1, ["encounter_id", "version", "system", "seq", "code"])]
+    with pytest.raises(WorkbookError) as caught:
+        read_tables(encounters, codes, source="x.837", sheets=("claims.837", "claims.837 codes"))
+    assert [str(p) for p in caught.value.problems] == [
+        "claims.837 row 7, column discharge_date: is required",
+        'claims.837 row 7, column setting: must be inpatient, outpatient or profee, got "ward"',
+    ]

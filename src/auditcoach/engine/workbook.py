@@ -57,6 +57,7 @@ __all__ = [
     "Workbook",
     "WorkbookError",
     "WorkbookLimits",
+    "read_tables",
     "read_workbook",
     "write_workbook_csv",
     "write_workbook_xlsx",
@@ -927,10 +928,44 @@ def read_workbook(path: Path, *, limits: WorkbookLimits | None = None) -> Workbo
             gc.enable()
 
 
+def read_tables(
+    encounters: Iterable[tuple[int, list[str]]],
+    codes: Iterable[tuple[int, list[str]]],
+    *,
+    source: str,
+    sheets: tuple[str, str] = ("encounters", "codes"),
+    limits: WorkbookLimits | None = None,
+) -> Workbook:
+    """Validates two §9 tables given as text rows, exactly as `read_workbook` validates a
+    workbook's sheets: the entry of every other intake (X12, FHIR, mapped spreadsheets) so
+    that all formats meet one set of rules. Each table's first non-blank row is its header
+    (§9 column names); each row is (its number for problems, its cells). `sheets` names the
+    two tables in problems; `source` names the workbook."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        problems = _Problems()
+        enc_source = _Source(sheets[0], iter(encounters), typed=False)
+        code_source = _Source(sheets[1], iter(codes), typed=False)
+        return _read_sources(enc_source, code_source, problems, limits or WorkbookLimits(), source)
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _read(path: Path, limits: WorkbookLimits) -> Workbook:
     problems = _Problems()
     enc_source, code_source = _sources(path, problems, limits)
+    return _read_sources(enc_source, code_source, problems, limits, path.name)
 
+
+def _read_sources(
+    enc_source: _Source | None,
+    code_source: _Source | None,
+    problems: _Problems,
+    limits: WorkbookLimits,
+    source: str,
+) -> Workbook:
     pending: dict[str, _Pending] = {}
     seen: dict[str, int] | None = None
     if enc_source is not None:
@@ -959,7 +994,7 @@ def _read(path: Path, limits: WorkbookLimits) -> Workbook:
         )
     if problems.total:
         raise problems.error()
-    return Workbook(encounters=tuple(encounters), source=path.name, code_rows=code_rows)
+    return Workbook(encounters=tuple(encounters), source=source, code_rows=code_rows)
 
 
 # --------------------------------------------------------------------------- writing
