@@ -129,12 +129,16 @@ if not DATABASE_URL:
     DATABASE_URL = f"sqlite:///{VAR_DIR / 'db.sqlite3'}"
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["ENGINE"] = "auditcoach.ops.sqlite"  # Django's, minus a probe
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
         # WAL lets readers work while an import writes; IMMEDIATE avoids upgrade deadlocks.
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         "transaction_mode": "IMMEDIATE",
-        "timeout": 20,
+        # How long a write waits for SQLite's one write lock before "database is locked":
+        # a page answers 503 then (auditcoach.ops.views.server_error), the worker retries
+        # with backoff (auditcoach.ops.dblock), a CLI import exits 2 (docs/operations.md).
+        "timeout": env_int("SQLITE_BUSY_TIMEOUT_SECONDS", 5),
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
@@ -249,6 +253,12 @@ IMPORT_MAX_ARCHIVE_MEMBERS = env_int("IMPORT_MAX_ARCHIVE_MEMBERS", 1000)
 IMPORT_MAX_ENCOUNTER_ROWS = env_int("IMPORT_MAX_ENCOUNTER_ROWS", 1_000_000)
 IMPORT_MAX_CODE_ROWS = env_int("IMPORT_MAX_CODE_ROWS", 2_000_000)
 IMPORT_MAX_LINES_PER_VERSION = env_int("IMPORT_MAX_LINES_PER_VERSION", 500)
+# A running import job renews its lease in the cache every sixth of this; a job whose lease
+# is older was left by a worker that died (killed, out of memory, the machine restarted) and
+# is marked stalled (audits.services.import_jobs_reap). A job that finds another import
+# writing waits its turn, with backoff, for at most IMPORT_WAIT_SECONDS.
+IMPORT_LEASE_SECONDS = env_int("IMPORT_LEASE_SECONDS", 120)
+IMPORT_WAIT_SECONDS = env_int("IMPORT_WAIT_SECONDS", 1800)
 
 # Console by default; SMTP (or any backend) from the environment: EMAIL_BACKEND, and for
 # SMTP EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS.

@@ -18,3 +18,6 @@ urlpatterns = [
     path("o/<slug:org_slug>/people/", include("auditcoach.accounts.urls_people")),
     path("o/<slug:org_slug>/settings/", include("auditcoach.accounts.urls_settings")),
 ]
+
+# A locked SQLite database (a long import writing) answers 503 "an import is running".
+handler500 = "auditcoach.ops.views.server_error"

@@ -320,7 +320,8 @@ class ImportJob(models.Model):
     re-reads the file from `path` in the worker and imports it in one transaction. Progress lives in the cache (outside that
     transaction); the outcome lives here. A workbook whose encounters repeat another audit's
     waits (`waiting`, with the first of them in `duplicates`) until the uploader imports it
-    anyway (`queued`) or cancels it (`cancelled`, the upload removed).
+    anyway (`queued`) or cancels it (`cancelled`, the upload removed). A running job holds a
+    lease (`audits.leases`); one whose worker died is marked `stalled` (nothing was written).
     """
 
     class Status(models.TextChoices):
@@ -331,6 +332,7 @@ class ImportJob(models.Model):
         DONE = "done", "Imported"
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
+        STALLED = "stalled", "Stalled (the worker stopped)"
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -367,4 +369,9 @@ class ImportJob(models.Model):
 
     @property
     def finished(self) -> bool:
-        return self.status in {self.Status.DONE, self.Status.FAILED, self.Status.CANCELLED}
+        return self.status in {
+            self.Status.DONE,
+            self.Status.FAILED,
+            self.Status.CANCELLED,
+            self.Status.STALLED,
+        }

@@ -9,18 +9,23 @@ from __future__ import annotations
 
 import operator
 import shutil
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import F, FileField, Q
 from django.http import HttpRequest
 from django.utils import timezone
+from django_tasks_db.compat import TaskResultStatus
+from django_tasks_db.models import DBTaskResult
 
 from auditcoach.accounts.models import (
     Auditor,
@@ -43,6 +48,7 @@ from auditcoach.audits.conversions import (
     engine_encounter,
     finding_row,
 )
+from auditcoach.audits.leases import Holder, import_lease, lease_alive, lease_seconds
 from auditcoach.audits.models import Audit, CodeLine, Encounter, Finding, ImportJob, RootCause
 from auditcoach.audits.selectors import (
     AuditFootprint,
@@ -62,6 +68,7 @@ from auditcoach.engine.compare import compare_encounter
 from auditcoach.engine.em import Leveling
 from auditcoach.engine.workbook import MAX_LISTED, Workbook, WorkbookError, read_workbook
 from auditcoach.library.models import FindingReference
+from auditcoach.ops.dblock import backoff, is_locked, when_unlocked
 from auditcoach.overreads.models import CalibrationSet, Overread, OverreadLine
 
 BATCH = 2000
@@ -121,7 +128,46 @@ def _audit_type(settings: set[str]) -> str:
     return settings.pop() if len(settings) == 1 else Audit.Type.MIXED
 
 
-@transaction.atomic
+class ImportBusy(Exception):
+    """Another import is writing: into the same organization on PostgreSQL, or anywhere on
+    SQLite, whose one write lock it holds. Nothing was written."""
+
+    def __init__(self) -> None:
+        super().__init__(IMPORT_BUSY_MESSAGE)
+
+
+IMPORT_BUSY_MESSAGE = (
+    "Another import is running, and imports into one organization run one at a time (on "
+    "SQLite, one at a time in the whole installation). Nothing was written; run this one "
+    "again when that import has finished."
+)
+_IMPORT_LOCK_NAMESPACE = 0x41435F49  # "AC_I": pg advisory locks of imports, per organization
+
+
+@contextmanager
+def _one_import_at_a_time(organization: Organization) -> Iterator[None]:
+    """The import's transaction, taken only when no other import holds the organization:
+    a PostgreSQL advisory lock for the transaction (so concurrent imports neither race on
+    the duplicate check nor on new roster names), SQLite's write lock (BEGIN IMMEDIATE,
+    which waits the busy timeout). Raises ImportBusy when it is taken."""
+    try:
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT pg_try_advisory_xact_lock(%s, %s)",
+                        [_IMPORT_LOCK_NAMESPACE, organization.pk % 2**31],
+                    )
+                    (taken,) = cursor.fetchone()
+                if not taken:
+                    raise ImportBusy
+            yield
+    except OperationalError as exc:
+        if is_locked(exc):
+            raise ImportBusy from exc
+        raise
+
+
 def audit_import(
     *,
     organization: Organization,
@@ -131,14 +177,43 @@ def audit_import(
     released: bool = False,
     actor: User | None = None,
     progress: ProgressFn | None = None,
+    before_commit: Callable[[Audit], None] | None = None,
 ) -> Audit:
     """A validated workbook → one audit with encounters, both versions and derived findings.
 
     Atomic: on any error nothing is left behind. `released` marks the findings released
     (historical audits brought over from spreadsheets). `cycle` wins over the workbook's
     `audit_cycle` column for every encounter; the audit is labelled with the latest of its
-    encounters' cycles, and an encounter without one takes the audit's.
+    encounters' cycles, and an encounter without one takes the audit's. `before_commit`
+    runs last inside the transaction (an import job records its outcome there, so the job
+    and the audit commit together). Raises ImportBusy while another import holds the
+    organization (see `_one_import_at_a_time`).
     """
+    with _one_import_at_a_time(organization):
+        audit = _audit_import(
+            organization=organization,
+            workbook=workbook,
+            name=name,
+            cycle=cycle,
+            released=released,
+            actor=actor,
+            progress=progress,
+        )
+        if before_commit is not None:
+            before_commit(audit)
+    return audit
+
+
+def _audit_import(
+    *,
+    organization: Organization,
+    workbook: Workbook,
+    name: str,
+    cycle: str | None,
+    released: bool,
+    actor: User | None,
+    progress: ProgressFn | None,
+) -> Audit:
     encounters = workbook.encounters
     cycles = {e.audit_cycle for e in encounters if e.audit_cycle}
     audit_cycle = cycle or (sorted(cycles)[-1] if cycles else "")
@@ -738,67 +813,190 @@ def import_job_cancel(*, job: ImportJob, actor: User, request: HttpRequest | Non
     return True
 
 
+ACTIVE_IMPORT_STATUSES = (ImportJob.Status.CHECKING, ImportJob.Status.RUNNING)
+IMPORT_STALLED_MESSAGE = (
+    "The background worker stopped while it was importing this workbook (it was restarted, "
+    "killed or ran out of memory). The import was rolled back: nothing was written, and the "
+    "uploaded file was removed. Upload the workbook again."
+)
+
+
+class ImportStalled(Exception):
+    """What a stalled job's task records as its failure (see `import_jobs_reap`)."""
+
+
+class _JobTakenOver(Exception):
+    """The job was marked stalled while this worker still ran it: roll its import back."""
+
+
 def import_job_run(*, job_id: int) -> ImportJob:
     """Run one queued import: re-read the workbook, import it atomically, record the outcome.
 
     A `checking` job (a large upload) is validated here first: a workbook with problems
-    fails with them in `problems`, one that repeats other audits' encounters waits. The
-    uploaded files are removed afterwards, whatever happened, unless the job waits.
+    fails with them in `problems`, one that repeats other audits' encounters waits. The job
+    holds a lease while it runs (`leases.import_lease`), so a worker that dies leaves a job
+    `import_jobs_reap` can mark stalled. Another import writing makes it wait its turn with
+    backoff, at most `IMPORT_WAIT_SECONDS`; its own bookkeeping waits out a locked SQLite.
+    The job's success is written in the import's own transaction, so the job and its audit
+    commit together. The uploaded files are removed afterwards, whatever happened, unless
+    the job waits.
     """
     job = ImportJob.objects.select_related("organization", "created_by").get(pk=job_id)
     if job.status not in {ImportJob.Status.QUEUED, ImportJob.Status.CHECKING}:
         return job  # already run (a retried task must not import twice)
-    checking = job.status == ImportJob.Status.CHECKING
-    if not checking:
-        job.status = ImportJob.Status.RUNNING
-    job.started_at = timezone.now()
-    job.save(update_fields=["status", "started_at"])
-    key = import_progress_key(job)
+    with import_lease(job) as lease:
+        checking = job.status == ImportJob.Status.CHECKING
+        if not checking:
+            job.status = ImportJob.Status.RUNNING
+        job.started_at = timezone.now()
+        when_unlocked(lambda: job.save(update_fields=["status", "started_at"]), what="import.start")
+        key = import_progress_key(job)
 
-    def progress(done: int, total: int) -> None:
-        cache.set(key, (done, total), timeout=24 * 3600)
+        def progress(done: int, total: int) -> None:
+            cache.set(key, (done, total), timeout=24 * 3600)
 
-    try:
-        workbook = read_workbook(Path(job.path), limits=workbook_limits())
-        if checking and _hold_checked(job, workbook):
-            return job  # waits for a decision on its duplicates; the file is kept
-        for attempt in range(1, IMPORT_RACE_ATTEMPTS + 1):
-            try:
-                audit = audit_import(
-                    organization=job.organization,
-                    workbook=workbook,
-                    name=job.name,
-                    cycle=job.cycle or None,
-                    released=job.released,
-                    actor=job.created_by,
-                    progress=progress,
-                )
-                break
-            except IntegrityError:
-                # Another import committed the same new roster names (or audit name) first:
-                # this one rolled back whole; the next attempt finds those rows.
-                if attempt == IMPORT_RACE_ATTEMPTS:
-                    raise
-    except WorkbookError as exc:
-        job.status, job.error = ImportJob.Status.FAILED, str(exc)
-        job.problems = {
-            "total": exc.total,
-            "rows": [[p.sheet, p.row, p.column, p.message] for p in exc.problems[:MAX_LISTED]],
-        }
-    except IntegrityError:
-        job.status, job.error = ImportJob.Status.FAILED, IMPORT_RACE_MESSAGE
-    except Exception as exc:  # the job records any failure; nothing was written (atomic)
-        job.status = ImportJob.Status.FAILED
-        job.error = f"The import failed and nothing was written: {exc}"
-    else:
-        job.status, job.audit = ImportJob.Status.DONE, audit
-    finally:
-        cache.delete(key)
-        if job.status != ImportJob.Status.WAITING:  # a held upload keeps its file
-            _remove_upload(job.path)
-    job.finished_at = timezone.now()
-    job.save(update_fields=["status", "error", "problems", "audit", "finished_at"])
+        def succeeded(audit: Audit) -> None:
+            moved = ImportJob.objects.filter(pk=job.pk, status__in=ACTIVE_IMPORT_STATUSES).update(
+                status=ImportJob.Status.DONE, audit=audit, finished_at=timezone.now()
+            )
+            if not moved:
+                raise _JobTakenOver
+
+        outcome: dict[str, Any] = {}
+        try:
+            workbook = read_workbook(Path(job.path), limits=workbook_limits())
+            if checking and when_unlocked(
+                lambda: _hold_checked(job, workbook), what="import.check"
+            ):
+                return job  # waits for a decision on its duplicates; the file is kept
+            _import_in_turn(job, workbook, progress=progress, succeeded=succeeded, lease=lease)
+            job.refresh_from_db()
+            return job
+        except WorkbookError as exc:
+            outcome = {
+                "error": str(exc),
+                "problems": {
+                    "total": exc.total,
+                    "rows": [
+                        [p.sheet, p.row, p.column, p.message] for p in exc.problems[:MAX_LISTED]
+                    ],
+                },
+            }
+        except IntegrityError:
+            outcome = {"error": IMPORT_RACE_MESSAGE}
+        except ImportBusy:
+            outcome = {"error": IMPORT_BUSY_MESSAGE}
+        except _JobTakenOver:
+            job.refresh_from_db()
+            return job
+        except Exception as exc:  # the job records any failure; nothing was written (atomic)
+            outcome = {"error": f"The import failed and nothing was written: {exc}"}
+        finally:
+            cache.delete(key)
+            if job.status != ImportJob.Status.WAITING:  # a held upload keeps its file
+                _remove_upload(job.path)
+        when_unlocked(
+            lambda: ImportJob.objects.filter(pk=job.pk, status__in=ACTIVE_IMPORT_STATUSES).update(
+                status=ImportJob.Status.FAILED, finished_at=timezone.now(), **outcome
+            ),
+            what="import.fail",
+        )
+    job.refresh_from_db()
     return job
+
+
+def _import_in_turn(
+    job: ImportJob,
+    workbook: Workbook,
+    *,
+    progress: ProgressFn,
+    succeeded: Callable[[Audit], None],
+    lease: Holder,
+) -> Audit:
+    """`audit_import` for a job, again after a backoff while another import holds the
+    organization (at most `IMPORT_WAIT_SECONDS`), and again at once when another import
+    committed the same new roster names first (at most `IMPORT_RACE_ATTEMPTS` times)."""
+    started = time.monotonic()
+    races = waits = 0
+    while True:
+        try:
+            return audit_import(
+                organization=job.organization,
+                workbook=workbook,
+                name=job.name,
+                cycle=job.cycle or None,
+                released=job.released,
+                actor=job.created_by,
+                progress=progress,
+                before_commit=succeeded,
+            )
+        except IntegrityError:
+            # Another import committed the same new roster names (or audit name) first:
+            # this one rolled back whole; the next attempt finds those rows.
+            races += 1
+            if races == IMPORT_RACE_ATTEMPTS:
+                raise
+        except ImportBusy:
+            waits += 1
+            wait = backoff(waits)
+            if time.monotonic() - started + wait > settings.IMPORT_WAIT_SECONDS:
+                raise
+            lease.waiting = True
+            time.sleep(wait)
+            lease.waiting = False
+
+
+def import_jobs_reap(*, job: ImportJob | None = None) -> list[ImportJob]:
+    """Mark stalled the running import jobs (or only `job`) whose lease has lapsed: their
+    worker died, and their import's transaction died with it, so nothing of it was written.
+    Each gets `IMPORT_STALLED_MESSAGE`, its upload folder removed, its task marked failed,
+    and an `import.stalled` log entry. Cheap when nothing stalled (one indexed query)."""
+    cutoff = timezone.now() - timedelta(seconds=lease_seconds())
+    candidates = ImportJob.objects.filter(
+        status__in=ACTIVE_IMPORT_STATUSES, started_at__lt=cutoff
+    ).select_related("organization")
+    if job is not None:
+        candidates = candidates.filter(pk=job.pk)
+    reaped = []
+    for stalled in candidates:
+        if lease_alive(stalled):
+            continue
+        if _reap(stalled):
+            reaped.append(stalled)
+    return reaped
+
+
+def _reap(job: ImportJob) -> bool:
+    with transaction.atomic():
+        moved = ImportJob.objects.filter(pk=job.pk, status__in=ACTIVE_IMPORT_STATUSES).update(
+            status=ImportJob.Status.STALLED,
+            error=IMPORT_STALLED_MESSAGE,
+            finished_at=timezone.now(),
+        )
+        if not moved:
+            return False
+        DBTaskResult.objects.filter(
+            status=TaskResultStatus.RUNNING,
+            task_path="auditcoach.audits.tasks.import_job_run",
+            args_kwargs__kwargs__job_id=job.pk,
+        ).update(
+            status=TaskResultStatus.FAILED,
+            finished_at=timezone.now(),
+            exception_class_path="auditcoach.audits.services.ImportStalled",
+            traceback=IMPORT_STALLED_MESSAGE,
+        )
+        log_write(
+            organization=job.organization,
+            actor=None,
+            action="import.stalled",
+            obj_type="import_job",
+            obj_id=str(job.public_id),
+            changes={"name": job.name, "started": str(job.started_at)},
+        )
+    cache.delete(import_progress_key(job))
+    _remove_upload(job.path)
+    job.refresh_from_db()
+    return True
 
 
 def _hold_checked(job: ImportJob, workbook: Workbook) -> bool:

@@ -15,6 +15,7 @@ from typing import Any, Final
 from urllib.parse import urlencode
 from uuid import UUID
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -58,8 +59,10 @@ from auditcoach.audits.forms import (
     LockedForm,
     ReviewStatusForm,
 )
+from auditcoach.audits.leases import lease_get
 from auditcoach.audits.models import Audit, CodeLine, Encounter, Finding, ImportJob, RootCause
 from auditcoach.audits.services import (
+    ACTIVE_IMPORT_STATUSES,
     AuditedLine,
     AuditLifecycleError,
     ConflictError,
@@ -74,6 +77,7 @@ from auditcoach.audits.services import (
     import_job_cancel,
     import_job_confirm,
     import_job_create,
+    import_jobs_reap,
     import_progress,
 )
 from auditcoach.coaching import selectors as coaching_selectors
@@ -437,11 +441,17 @@ def import_job_view(request: OrgRequest, org_slug: str, job_id: UUID) -> HttpRes
         )
         url = _audit_url("detail", request, audit_id=job.audit.public_id)
         return HttpResponseClientRedirect(url) if _is_htmx(request) else redirect(url)
+    if job.status in ACTIVE_IMPORT_STATUSES and job.started_at is not None:
+        import_jobs_reap(job=job)  # its worker died: say so now, not when the worker's sweep runs
+        job.refresh_from_db()
     progress = import_progress(job)
     waited = (timezone.now() - job.created_at).total_seconds()
+    lease = lease_get(job) if not job.finished else None
     context = {
         "job": job,
         "nav": "import",
+        "waiting_turn": bool(lease and lease["waiting"]),
+        "lease_seconds": settings.IMPORT_LEASE_SECONDS,
         "done": progress[0] if progress else 0,
         "total": progress[1] if progress else job.encounters,
         "no_worker": job.status in {ImportJob.Status.QUEUED, ImportJob.Status.CHECKING}

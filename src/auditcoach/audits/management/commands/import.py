@@ -3,6 +3,8 @@
 
 Encounters whose id another audit of the organization already has are listed (the first
 20 and a count) and nothing is imported (exit 2) unless `--allow-duplicates` is given.
+While another import writes into the organization (on SQLite: anywhere), it exits 2 with
+`IMPORT_BUSY_MESSAGE` and writes nothing.
 """
 
 import sys
@@ -20,6 +22,7 @@ from auditcoach.audits.selectors import duplicate_encounters
 from auditcoach.audits.services import (
     DUPLICATES_SHOWN,
     IMPORT_RACE_MESSAGE,
+    ImportBusy,
     audit_import,
     duplicates_summary,
 )
@@ -108,6 +111,8 @@ class Command(BaseCommand):
             )
         except IntegrityError as exc:  # another import committed the same new names first
             raise CommandError(IMPORT_RACE_MESSAGE, returncode=2) from exc
+        except ImportBusy as exc:  # another import holds the organization (or SQLite)
+            raise CommandError(str(exc), returncode=2) from exc
         if len(workbook.encounters) > 5000 or sys.stderr.isatty():
             sys.stderr.write("\n")
         elapsed = time.monotonic() - started

@@ -3,7 +3,7 @@
 Refuses to start without a fit SECRET_KEY (DEBUG off), applies migrations, collects the
 static files (hashed and compressed, served by WhiteNoise), then supervises three children
 (`auditcoach.lib.supervisor`): gunicorn with `auditcoach.ops.gunicorn_conf`, `auditcoach
-db_worker`, and `auditcoach education-remind --enqueue --every 3600`. A child that dies is
+worker`, and `auditcoach education-remind --enqueue --every 3600`. A child that dies is
 restarted with a backoff; SIGTERM or Ctrl-C stops them all. `bin/serve` runs `bin/setup`
 and then this.
 """
@@ -40,7 +40,7 @@ def programs(*, reminders_every: int) -> list[Program]:
                 "auditcoach.wsgi:application",
             ],
         ),
-        Program("worker", [*command, "db_worker", "--no-reload", "--interval", "1"]),
+        Program("worker", [*command, "worker", "--no-reload", "--interval", "1"]),
         Program(
             "reminders",
             [*command, "education_remind", "--enqueue", "--every", str(reminders_every)],
