@@ -80,7 +80,8 @@ def test_a_job_holds_its_lease_while_it_runs_and_drops_it_after(
     job = _job(org, auditor, tmp_path)
     with import_lease(job) as holder:
         lease = lease_get(job)
-        assert lease is not None and not lease["waiting"]
+        assert lease is not None
+        assert not lease["waiting"]
         assert lease_alive(job)
         holder.waiting = True
     assert lease_get(job) is None
@@ -100,7 +101,8 @@ def test_a_running_job_whose_lease_lapsed_is_marked_stalled_and_its_upload_remov
     job.refresh_from_db()
     assert job.status == ImportJob.Status.STALLED
     assert job.error == IMPORT_STALLED_MESSAGE
-    assert job.finished and job.finished_at is not None
+    assert job.finished
+    assert job.finished_at is not None
     assert not folder.exists()
     entry = AuditLogEntry.objects.get(action="import.stalled")
     assert (entry.organization_id, entry.object_id) == (org.pk, str(job.public_id))
