@@ -328,6 +328,7 @@ def overread_derive(overread: Overread) -> em.EncounterResult:
         base,
         audited=tuple(_engine_line(r) for r in overread.lines.all()),
         audited_disposition=overread.audited_disposition or None,
+        reviewed=True,  # the second auditor's blind version is a review of its own
     )
     return encounter_derive(blind, base_rate=encounter_base_rate(encounter))
 
