@@ -159,13 +159,16 @@ def overread_plan_create(
 
 
 def plan_reviewed_encounters(plan: OverreadPlan) -> list[Encounter]:
-    """The plan's population: the auditor's reviewed encounters of the cycle."""
+    """The plan's population: the auditor's reviewed encounters of the cycle (review
+    status done; never one not yet reviewed, DESIGN §9, whose audited version is still
+    the coder's coding)."""
     return list(
         Encounter.objects.filter(
             organization=plan.organization,
             auditor=plan.auditor,
             cycle=plan.cycle,
             review_status=Encounter.ReviewStatus.DONE,
+            reviewed=True,
         )
     )
 
