@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.management import call_command
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -143,6 +144,19 @@ def test_a_released_import_does_not_release_them(org: Organization, tmp_path: Pa
     assert nr5.released_at is None
     assert nr5.review_status == Encounter.ReviewStatus.TO_DO
     assert _enc(audit, "HF-1").released_at is not None
+
+
+def test_the_import_command_says_how_many_are_not_reviewed(
+    org: Organization, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    call_command(
+        "import", str(_with_extras(tmp_path)), "--org", org.slug, "--audit", "CLI", "--released"
+    )
+    out = capsys.readouterr().out
+    assert "6 encounters" in out
+    assert "2 not reviewed yet (the coder's coding only)." in out
+    audit = Audit.objects.get(organization=org, name="CLI")
+    assert Encounter.objects.filter(audit=audit, reviewed=False, released_at=None).count() == 2
 
 
 def test_the_database_refuses_a_released_encounter_not_reviewed(mixed: Audit) -> None:
