@@ -40,6 +40,7 @@ def engine_encounter(encounter: Encounter, lines: Iterable[CodeLine]) -> em.Enco
         billed_drg=encounter.billed_drg or None,
         original=tuple(original),
         audited=tuple(audited),
+        reviewed=encounter.reviewed,
     )
 
 

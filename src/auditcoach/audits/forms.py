@@ -328,6 +328,12 @@ class EncounterFilterForm(forms.Form):
         label="Finding kind",
         choices=[("", "Any"), *((k, k.replace("_", " ").capitalize()) for k in FINDING_KINDS)],
     )
+    # DESIGN §9: an encounter imported with the coder's coding only is not yet reviewed.
+    reviewed = forms.ChoiceField(
+        required=False,
+        label="Review state",
+        choices=[("", "All"), ("yes", "Reviewed"), ("no", "Not reviewed")],
+    )
 
     def __init__(
         self, *args: Any, coders: Sequence[tuple[str, str, bool]] = (), **kwargs: Any
@@ -356,6 +362,7 @@ class EncounterFilterForm(forms.Form):
             status=data.get("status") or "",
             has_findings=data.get("has_findings") or "",
             kind=data.get("kind") or "",
+            reviewed=data.get("reviewed") or "",
         )
 
 

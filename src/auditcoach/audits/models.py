@@ -75,6 +75,13 @@ class Encounter(models.Model):
     `lock_version` is the optimistic lock: every edit of the audited version bumps it, and
     an edit made against an older number is refused so a second editor never overwrites
     the first one's work.
+
+    `reviewed` is False for an encounter not yet reviewed (DESIGN §9: imported with its
+    original lines only, the audited version a copy): it has no findings and counts in no
+    score or metric until the auditor marks it reviewed or edits its audited version
+    (`reviewed_by` / `reviewed_at` say who and when). It is never released: release skips
+    it, and a constraint refuses a released encounter that is not reviewed, so everything
+    counted from released encounters leaves it out by construction.
     """
 
     class Setting(models.TextChoices):
@@ -127,6 +134,11 @@ class Encounter(models.Model):
     )
     lock_version = models.PositiveIntegerField(default=1)
     updated_at = models.DateTimeField(auto_now=True)
+    reviewed = models.BooleanField(default=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
 
     # Derived by the engine on every change (DESIGN §5, §6); never edited by hand.
     finding_count = models.PositiveIntegerField(default=0)
@@ -173,6 +185,10 @@ class Encounter(models.Model):
             models.CheckConstraint(
                 condition=Q(setting__in=["inpatient", "outpatient", "profee"]),
                 name="encounter_setting_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(reviewed=True) | Q(released_at__isnull=True),
+                name="encounter_released_only_reviewed",
             ),
         ]
         indexes: ClassVar = [

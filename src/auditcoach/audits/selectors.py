@@ -230,6 +230,7 @@ class EncounterFilters:
     status: str = ""
     has_findings: str = ""  # "", "yes", "no"
     kind: str = ""
+    reviewed: str = ""  # "", "yes", "no": the review state of DESIGN §9
 
 
 def encounter_list(
@@ -250,6 +251,8 @@ def encounter_list(
         qs = qs.filter(finding_count__gt=0)
     elif filters.has_findings == "no":
         qs = qs.filter(finding_count=0)
+    if filters.reviewed in {"yes", "no"}:
+        qs = qs.filter(reviewed=filters.reviewed == "yes")
     if filters.kind:
         qs = qs.filter(findings__kind=filters.kind, findings__active=True).distinct()
     return qs.order_by("external_id")
@@ -320,15 +323,27 @@ def score_totals_by(encounters: QuerySet[Encounter], field: str) -> list[tuple[A
     return [(row[field], totals_from_sums(row)) for row in rows]
 
 
+def scored_encounters(*, organization: Organization, audit: Audit) -> QuerySet[Encounter]:
+    """The audit's encounters that count in its scores: the reviewed ones (an encounter
+    not yet reviewed, DESIGN §9, counts in no score or metric)."""
+    return Encounter.objects.filter(organization=organization, audit=audit, reviewed=True)
+
+
+def audit_not_reviewed_count(*, organization: Organization, audit: Audit) -> int:
+    """How many of the audit's encounters remain not reviewed (left out of its scores)."""
+    return Encounter.objects.filter(organization=organization, audit=audit, reviewed=False).count()
+
+
 def audit_scores(*, organization: Organization, audit: Audit) -> Scores:
-    return scores(score_totals(Encounter.objects.filter(organization=organization, audit=audit)))
+    return scores(score_totals(scored_encounters(organization=organization, audit=audit)))
 
 
 def audit_scores_by(
     *, organization: Organization, audit: Audit, dimension: str
 ) -> list[tuple[str, Scores]]:
-    """Scores per value of a dimension (setting, coder__name, facility__name), pooled."""
-    qs = Encounter.objects.filter(organization=organization, audit=audit)
+    """Scores per value of a dimension (setting, coder__name, facility__name), pooled over
+    the reviewed encounters."""
+    qs = scored_encounters(organization=organization, audit=audit)
     rows = qs.values(dimension).annotate(**_sum_fields()).order_by(dimension)
     return [(str(row[dimension] or "—"), scores(totals_from_sums(row))) for row in rows]
 

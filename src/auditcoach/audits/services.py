@@ -89,6 +89,12 @@ class ConflictError(Exception):
     """The encounter changed since the editor loaded it (optimistic lock)."""
 
 
+CONFLICT_MESSAGE = (
+    "Someone else saved this encounter while you were editing it. Your change was "
+    "not applied; the page now shows their version."
+)
+
+
 def encounter_derive(encounter: em.Encounter, *, base_rate: Decimal | None) -> em.EncounterResult:
     """Run the engine with the coding knowledge of the discharge date."""
     return compare_encounter(
@@ -101,7 +107,8 @@ def encounter_derive(encounter: em.Encounter, *, base_rate: Decimal | None) -> e
 ENCOUNTER_FIELDS = (
     "external_id", "setting", "discharge_date", "age", "sex", "discharge_disposition",
     "audited_disposition", "billed_drg", "facility_id", "service_line_id", "provider_id",
-    "coder_id", "auditor_id", "auditor_name", "payer", "cycle", *DERIVED_FIELDS,
+    "coder_id", "auditor_id", "auditor_name", "payer", "cycle", "reviewed", "released_at",
+    "review_status", *DERIVED_FIELDS,
 )  # fmt: skip
 CODE_LINE_FIELDS = (
     "organization_id", "encounter_id", "version", "system", "group", "seq", "code", "poa",
@@ -182,7 +189,9 @@ def audit_import(
     """A validated workbook → one audit with encounters, both versions and derived findings.
 
     Atomic: on any error nothing is left behind. `released` marks the findings released
-    (historical audits brought over from spreadsheets). `cycle` wins over the workbook's
+    (historical audits brought over from spreadsheets); an encounter not yet reviewed
+    (original lines only, DESIGN §9) is stored `reviewed=False`, with its audited copy
+    and no findings, and is never released. `cycle` wins over the workbook's
     `audit_cycle` column for every encounter; the audit is labelled with the latest of its
     encounters' cycles, and an encounter without one takes the audit's. `before_commit`
     runs last inside the transaction (an import job records its outcome there, so the job
@@ -268,15 +277,11 @@ def _audit_import(
         Encounter,
         ENCOUNTER_FIELDS,
         now=now,
-        fixed={
-            "organization": organization.pk,
-            "audit": audit.pk,
-            "released_at": now if released else None,
-            "review_status": Encounter.ReviewStatus.DONE
-            if released
-            else Encounter.ReviewStatus.TO_DO,
-        },
+        fixed={"organization": organization.pk, "audit": audit.pk},
     )
+    # (released, review status) of a reviewed and of a not-yet-reviewed encounter.
+    done = Encounter.ReviewStatus.DONE if released else Encounter.ReviewStatus.TO_DO
+    states = {True: (now if released else None, done), False: (None, Encounter.ReviewStatus.TO_DO)}
     line_writer = RowWriter(CodeLine, CODE_LINE_FIELDS, now=now)
     finding_writer = RowWriter(
         Finding,
@@ -320,6 +325,8 @@ def _audit_import(
                     e.auditor,
                     e.payer,
                     cycle or e.audit_cycle or audit_cycle,
+                    e.reviewed,
+                    *states[e.reviewed],
                     *derived(derived_fields(result)),
                 )
             )
@@ -382,6 +389,7 @@ def _audit_import(
             "code_lines": workbook.code_rows,
             "released": released,
             "source": workbook.source,
+            "not_reviewed": sum(1 for e in encounters if not e.reviewed),
         },
     )
     transaction.on_commit(
@@ -484,16 +492,18 @@ def encounter_audited_update(
     """Replace the audited version (seq follows the order given within each group).
 
     Raises ConflictError when someone saved the encounter since `lock_version` was read.
+    An encounter not yet reviewed (DESIGN §9) becomes reviewed by this edit, in the same
+    transaction: from now on its findings and scores count.
     """
     bumped = Encounter.objects.filter(pk=encounter.pk, lock_version=lock_version).update(
         lock_version=F("lock_version") + 1, review_status=Encounter.ReviewStatus.IN_PROGRESS
     )
     if not bumped:
-        raise ConflictError(
-            "Someone else saved this encounter while you were editing it. Your change was "
-            "not applied; the page now shows their version."
-        )
+        raise ConflictError(CONFLICT_MESSAGE)
     encounter.refresh_from_db()
+    was_reviewed = encounter.reviewed
+    if not was_reviewed:
+        _mark_reviewed(encounter, actor)
     before = list(
         CodeLine.objects.filter(encounter=encounter, version=CodeLine.Version.AUDITED).values_list(
             "system", "seq", "code", "poa", "modifiers", "units"
@@ -529,6 +539,9 @@ def encounter_audited_update(
         encounter.save(update_fields=["audited_disposition"])
     result = encounter_recompute(encounter=encounter)
     changes["findings"] = len(result.findings)
+    if not was_reviewed:
+        changes["reviewed"] = [False, True]
+        _release_if_settled(encounter)
     log_write(
         organization=encounter.organization,
         actor=actor,
@@ -540,18 +553,85 @@ def encounter_audited_update(
     return encounter
 
 
+def _mark_reviewed(encounter: Encounter, actor: User) -> None:
+    """Stamp a not-yet-reviewed encounter reviewed (saved; the caller derives again)."""
+    encounter.reviewed = True
+    encounter.reviewed_by = actor
+    encounter.reviewed_at = timezone.now()
+    encounter.save(update_fields=["reviewed", "reviewed_by", "reviewed_at", "updated_at"])
+
+
+def _release_if_settled(encounter: Encounter) -> None:
+    """After a late review (DESIGN §9): an encounter of an audit already released, left
+    unreleased while it was not reviewed, is released now when it has no draft finding
+    (nothing the coder must be shown first); with drafts it waits for their release."""
+    if encounter.released_at is not None or encounter.audit.status not in {
+        Audit.Status.RELEASED,
+        Audit.Status.CLOSED,
+    }:
+        return
+    if Finding.objects.filter(
+        encounter=encounter, status=Finding.Status.DRAFT, active=True
+    ).exists():
+        return
+    encounter.released_at = timezone.now()
+    encounter.save(update_fields=["released_at", "updated_at"])
+
+
+@transaction.atomic
+def encounter_mark_reviewed(*, encounter: Encounter, lock_version: int, actor: User) -> bool:
+    """The auditor has looked at a not-yet-reviewed encounter (DESIGN §9) and keeps the
+    coder's coding as it is: it becomes reviewed, is derived again (no change: a clean
+    encounter, unless a billed DRG differs from the grouping) and counts from now on; its
+    review status becomes done. Returns False when it was already reviewed (nothing done).
+
+    Optimistic like every edit: raises ConflictError when someone saved the encounter
+    since `lock_version` was read.
+    """
+    bumped = Encounter.objects.filter(
+        pk=encounter.pk, lock_version=lock_version, reviewed=False
+    ).update(lock_version=F("lock_version") + 1, review_status=Encounter.ReviewStatus.DONE)
+    encounter.refresh_from_db()
+    if not bumped:
+        if encounter.reviewed and encounter.lock_version == lock_version:
+            return False
+        raise ConflictError(CONFLICT_MESSAGE)
+    _mark_reviewed(encounter, actor)
+    result = encounter_recompute(encounter=encounter)
+    _release_if_settled(encounter)
+    log_write(
+        organization=encounter.organization,
+        actor=actor,
+        action="encounter.mark_reviewed",
+        obj_type="encounter",
+        obj_id=str(encounter.public_id),
+        changes={"reviewed": [False, True], "findings": len(result.findings)},
+    )
+    return True
+
+
 @transaction.atomic
 def encounter_review_status_set(*, encounter: Encounter, status: str, actor: User) -> Encounter:
+    """The workflow status (to do, in progress, done). Done on an encounter not yet
+    reviewed marks it reviewed too (as `encounter_mark_reviewed`), in this transaction."""
     old = encounter.review_status
     encounter.review_status = status
     encounter.save(update_fields=["review_status", "updated_at"])
+    changes: dict[str, Any] = {"review_status": [old, status]}
+    if status == Encounter.ReviewStatus.DONE and not encounter.reviewed:
+        Encounter.objects.filter(pk=encounter.pk).update(lock_version=F("lock_version") + 1)
+        encounter.refresh_from_db(fields=["lock_version"])
+        _mark_reviewed(encounter, actor)
+        changes["reviewed"] = [False, True]
+        changes["findings"] = len(encounter_recompute(encounter=encounter).findings)
+        _release_if_settled(encounter)
     log_write(
         organization=encounter.organization,
         actor=actor,
         action="encounter.review_status",
         obj_type="encounter",
         obj_id=str(encounter.public_id),
-        changes={"review_status": [old, status]},
+        changes=changes,
     )
     return encounter
 

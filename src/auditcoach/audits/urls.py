@@ -46,6 +46,11 @@ urlpatterns = [
         views.review_status_set,
         name="review_status",
     ),
+    path(
+        "encounters/<uuid:encounter_id>/mark-reviewed/",
+        views.mark_reviewed,
+        name="mark_reviewed",
+    ),
     path("findings/<uuid:finding_id>/notes/", views.finding_notes, name="finding_notes"),
     path("findings/<uuid:finding_id>/em-level/", views.finding_em_level, name="finding_em_level"),
     path("em-level/preview/", views.em_level_preview, name="em_level_preview"),

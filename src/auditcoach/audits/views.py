@@ -71,6 +71,7 @@ from auditcoach.audits.services import (
     audit_delete,
     audit_unarchive,
     encounter_audited_update,
+    encounter_mark_reviewed,
     encounter_review_status_set,
     finding_annotate,
     finding_em_level_set,
@@ -571,7 +572,7 @@ def audit_detail(request: OrgRequest, org_slug: str, audit_id: UUID) -> HttpResp
     organization = request.organization
     audit = selectors.audit_get(organization=organization, public_id=audit_id)
     totals = selectors.score_totals(
-        Encounter.objects.filter(organization=organization, audit=audit)
+        selectors.scored_encounters(organization=organization, audit=audit)
     )
     scores = scores_of(totals)
     kinds = selectors.finding_kind_counts(organization=organization, audit=audit)
@@ -620,6 +621,8 @@ def audit_detail(request: OrgRequest, org_slug: str, audit_id: UUID) -> HttpResp
         ),
         "scoring_settings": _settings_display(audit.scoring_settings),
         "encounters_url": encounters_url,
+        "not_reviewed": selectors.audit_not_reviewed_count(organization=organization, audit=audit),
+        "not_reviewed_url": f"{encounters_url}?{urlencode({'reviewed': 'no'})}",
         "release_rows": coaching_selectors.release_summary(organization=organization, audit=audit)
         if has_role(request.membership, AUDIT_WRITE_ROLES)
         else [],
@@ -1596,6 +1599,32 @@ def review_status_set(request: OrgRequest, org_slug: str, encounter_id: UUID) ->
     status = (form.cleaned_data["status"] if form.is_valid() else "") or "done"
     encounter_review_status_set(encounter=encounter, status=status, actor=request.user)
     notice = "Marked reviewed." if status == "done" else "Reopened for review."
+    return _after_change(request, encounter, notice=notice)
+
+
+@require_role(*AUDIT_WRITE_ROLES)
+@require_POST
+def mark_reviewed(request: OrgRequest, org_slug: str, encounter_id: UUID) -> HttpResponseBase:
+    """The auditor keeps the coder's coding of a not-yet-reviewed encounter (DESIGN §9):
+    from now on it counts (no change: a clean encounter)."""
+    encounter = _encounter(request, encounter_id)
+    form = LockedForm(request.POST)
+    if not form.is_valid():
+        return _conflict(request, encounter)
+    try:
+        changed = encounter_mark_reviewed(
+            encounter=encounter,
+            lock_version=form.cleaned_data["lock_version"],
+            actor=request.user,
+        )
+    except ConflictError:
+        return _conflict(request, encounter)
+    if not changed:
+        return _after_change(request, encounter, notice="Already reviewed.")
+    n = encounter.finding_count
+    notice = "Marked reviewed: it counts from now on" + (
+        f", with {n} finding{'s' if n != 1 else ''}." if n else ", a clean encounter."
+    )
     return _after_change(request, encounter, notice=notice)
 
 

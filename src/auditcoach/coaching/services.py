@@ -211,7 +211,9 @@ def audit_release(*, audit: Audit, actor: User, coder: Coder | None = None) -> i
     )
     # The encounters are released with their findings, those without findings too: the
     # coder's encounters of this audit (or all of them), and all once the audit is released.
-    encounters = Encounter.objects.filter(audit=audit, released_at__isnull=True)
+    # Not the ones not yet reviewed (DESIGN §9): they stay unreleased, out of every metric,
+    # until they are reviewed and the audit (or their coder) is released again.
+    encounters = Encounter.objects.filter(audit=audit, released_at__isnull=True, reviewed=True)
     if coder is not None:
         encounters = encounters.filter(coder=coder)
     encounters.update(released_at=now)
@@ -224,7 +226,9 @@ def audit_release(*, audit: Audit, actor: User, coder: Coder | None = None) -> i
         audit.status = Audit.Status.RELEASED
         audit.released_at = audit.released_at or now
         audit.save(update_fields=["status", "released_at"])
-        Encounter.objects.filter(audit=audit, released_at__isnull=True).update(released_at=now)
+        Encounter.objects.filter(audit=audit, released_at__isnull=True, reviewed=True).update(
+            released_at=now
+        )
     log_write(
         organization=audit.organization,
         actor=actor,

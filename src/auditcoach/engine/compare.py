@@ -383,6 +383,12 @@ def compare_encounter(
 
     em_original = _em_multiset(original["LINE"])
     em_audited = _em_multiset(audited["LINE"])
+    if not encounter.reviewed:
+        # Not yet reviewed (DESIGN §9): the audited version is the coder's coding, so there
+        # is nothing found and no money at stake until the auditor marks it reviewed. (A
+        # billed DRG that differs from the grouping is found then, as DRG_CHANGED.)
+        findings = []
+        rw_delta = financial_impact = None
     return EncounterResult(
         encounter_id=encounter.encounter_id,
         setting=encounter.setting,
@@ -405,4 +411,5 @@ def compare_encounter(
         em_same=bool(em_audited) and em_original == em_audited,
         code_issues=code_issues,
         warnings=tuple(warnings),
+        reviewed=encounter.reviewed,
     )

@@ -66,7 +66,9 @@ class Encounter:
     """One account under review with both versions of its coding.
 
     The descriptive columns (facility, coder, ...) ride along for importers; the rules
-    only read the clinical ones.
+    only read the clinical ones. `reviewed` is False for an encounter not yet reviewed
+    (DESIGN §9: original lines and no audited line in the workbook, the audited version
+    a copy of the original): it has no findings and counts in no score or metric.
     """
 
     encounter_id: str
@@ -86,6 +88,7 @@ class Encounter:
     coder: str = ""
     auditor: str = ""
     audit_cycle: str = ""
+    reviewed: bool = True
 
     @property
     def effective_audited_disposition(self) -> str | None:
@@ -247,6 +250,7 @@ class EncounterResult:
     em_same: bool = False
     code_issues: tuple[CodeIssue, ...] = ()
     warnings: tuple[str, ...] = field(default=())
+    reviewed: bool = True  # False: not yet reviewed (DESIGN §9), left out of every score
 
     @property
     def em_overcoded(self) -> int:

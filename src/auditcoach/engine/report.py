@@ -1,4 +1,8 @@
-"""The JSON of `auditcoach score` (DESIGN §9), built from engine results."""
+"""The JSON of `auditcoach score` (DESIGN §9), built from engine results.
+
+Every encounter carries `reviewed`; a not-yet-reviewed one (DESIGN §9) is listed with no
+findings and left out of every summary figure, which adds `not_reviewed` (how many).
+"""
 
 from __future__ import annotations
 
@@ -41,7 +45,8 @@ def finding_json(f: Finding) -> dict[str, Any]:
 def encounter_json(r: EncounterResult) -> dict[str, Any]:
     return {
         "encounter_id": r.encounter_id,
-        "findings": [finding_json(f) for f in r.findings],
+        "reviewed": r.reviewed,
+        "findings": [finding_json(f) for f in r.findings] if r.reviewed else [],
         "original_drg": r.original_drg,
         "audited_drg": r.audited_drg,
         "rw_delta": _money(r.rw_delta),
@@ -71,7 +76,6 @@ def summary_json(s: Scores) -> dict[str, Any]:
 
 
 def score_json(results: Sequence[EncounterResult]) -> dict[str, Any]:
-    return {
-        "encounters": [encounter_json(r) for r in results],
-        "summary": summary_json(scores(sum_totals(totals_of(r) for r in results))),
-    }
+    summary = summary_json(scores(sum_totals(totals_of(r) for r in results if r.reviewed)))
+    summary["not_reviewed"] = sum(1 for r in results if not r.reviewed)
+    return {"encounters": [encounter_json(r) for r in results], "summary": summary}

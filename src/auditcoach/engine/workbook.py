@@ -15,6 +15,11 @@ Decisions beyond §9:
   in shape ("1" is not a disposition).
 - Integers (seq, units) are capped at 2,147,483,647, the range of a database integer.
 - `billed_drg` is 1–3 digits, stored zero-padded to 3 ("65" → "065").
+- An encounter with original lines and no audited line is not yet reviewed (§9): its
+  audited version is the original, and its audited disposition the discharge disposition
+  (an `audited_disposition` given for it is not read). An encounter with no lines at all
+  stays an ordinary (reviewed) one. Written back, a not-reviewed encounter has its
+  original lines only and a blank `audited_disposition`, so it reads back the same.
 
 The database's own limits are checked here, so that SQLite (which would store anything)
 and PostgreSQL (which would refuse mid-import) accept and refuse exactly the same files
@@ -823,6 +828,21 @@ def _ordered(
     return tuple([hits[i][0] for i in order])
 
 
+def _encounter(
+    fields: dict[str, Any], original: tuple[CodeLine, ...], audited: tuple[CodeLine, ...]
+) -> Encounter:
+    """The encounter of one row; with original lines and no audited line it is not yet
+    reviewed (DESIGN §9): its audited version is the original, disposition included."""
+    if original and not audited:
+        return Encounter(
+            **{**fields, "audited_disposition": fields["discharge_disposition"]},
+            original=original,
+            audited=original,
+            reviewed=False,
+        )
+    return Encounter(**fields, original=original, audited=audited)
+
+
 # --------------------------------------------------------------------------- reading
 
 
@@ -987,7 +1007,7 @@ def _read_sources(
     for eid, target in pending.items():
         original = _ordered(code_sheet, eid, 0, target, problems)
         audited = _ordered(code_sheet, eid, 1, target, problems)
-        encounters.append(Encounter(**target.fields, original=original, audited=audited))
+        encounters.append(_encounter(target.fields, original, audited))
     if not problems.total and not encounters and enc_source is not None:
         problems.add(
             enc_source.sheet, None, None, "has no encounters: the workbook holds nothing to audit"
@@ -1012,7 +1032,7 @@ def _encounter_row(e: Encounter) -> list[Any]:
         e.age,
         e.sex or "",
         e.discharge_disposition or "",
-        e.audited_disposition or "",
+        (e.audited_disposition or "") if e.reviewed else "",
         e.billed_drg or "",
         e.facility,
         e.service_line,
@@ -1025,7 +1045,10 @@ def _encounter_row(e: Encounter) -> list[Any]:
 
 
 def _code_rows(e: Encounter) -> Iterator[list[Any]]:
-    for version, lines in (("original", e.original), ("audited", e.audited)):
+    # A not-yet-reviewed encounter is written as it arrived, original lines only, so that
+    # reading the workbook back gives it again (DESIGN §9).
+    versions = (("original", e.original), ("audited", e.audited))
+    for version, lines in versions if e.reviewed else versions[:1]:
         for line in lines:
             yield [
                 e.encounter_id,

@@ -159,13 +159,16 @@ def overread_plan_create(
 
 
 def plan_reviewed_encounters(plan: OverreadPlan) -> list[Encounter]:
-    """The plan's population: the auditor's reviewed encounters of the cycle."""
+    """The plan's population: the auditor's reviewed encounters of the cycle (review
+    status done; never one not yet reviewed, DESIGN §9, whose audited version is still
+    the coder's coding)."""
     return list(
         Encounter.objects.filter(
             organization=plan.organization,
             auditor=plan.auditor,
             cycle=plan.cycle,
             review_status=Encounter.ReviewStatus.DONE,
+            reviewed=True,
         )
     )
 
@@ -328,6 +331,7 @@ def overread_derive(overread: Overread) -> em.EncounterResult:
         base,
         audited=tuple(_engine_line(r) for r in overread.lines.all()),
         audited_disposition=overread.audited_disposition or None,
+        reviewed=True,  # the second auditor's blind version is a review of its own
     )
     return encounter_derive(blind, base_rate=encounter_base_rate(encounter))
 

@@ -116,10 +116,12 @@ class Command(BaseCommand):
         if len(workbook.encounters) > 5000 or sys.stderr.isatty():
             sys.stderr.write("\n")
         elapsed = time.monotonic() - started
+        waiting = sum(1 for e in workbook.encounters if not e.reviewed)
         self.stdout.write(
             f"Imported audit {audit.name!r} ({audit.cycle or 'no cycle'}) into {organization.slug}: "
             f"{len(workbook.encounters):,} encounters, {workbook.code_rows:,} code lines "
-            f"in {elapsed:.1f} s{'; findings released' if options['released'] else ''}."
+            f"in {elapsed:.1f} s{'; findings released' if options['released'] else ''}"
+            + (f"; {waiting:,} not reviewed yet (the coder's coding only)." if waiting else ".")
         )
 
 

@@ -69,6 +69,9 @@ class Command(BaseCommand):
 
     def _print_table(self, report: dict[str, Any]) -> None:
         for e in report["encounters"]:
+            if not e["reviewed"]:
+                self.stdout.write(f"{e['encounter_id']}: not reviewed (left out of the summary)")
+                continue
             drg = ""
             if e["original_drg"]:
                 drg = f"  DRG {e['original_drg']} → {e['audited_drg']}"

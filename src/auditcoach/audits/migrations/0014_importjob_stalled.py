@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("audits", "0012_importjob_checking_problems"),
+        ("audits", "0013_encounter_reviewed"),
     ]
 
     operations = [
