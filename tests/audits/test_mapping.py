@@ -393,3 +393,40 @@ def test_mapping_pages_checklist(
         method="post",
         wrong_method="get",
     )
+
+
+# --------------------------------------------------------------------------- the command line
+
+
+def test_cli_import_with_a_saved_mapping(
+    org: Organization, manager: User, tmp_path: Path, capsys: Any
+) -> None:
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    import_mapping_save(
+        organization=org,
+        name="Billing export",
+        spec=propose(HEADER.strip().split(",")),
+        actor=manager,
+    )
+    extract = tmp_path / "june.csv"
+    extract.write_text(HEADER + ROWS)
+    args = ["import", str(extract), "--org", org.slug]
+    call_command(*args, "--audit", "June", "--mapping", "Billing export")
+    assert "2 encounters, 4 code lines" in capsys.readouterr().out
+    audit = Audit.objects.get(organization=org, name="June")
+    assert sorted(audit.encounters.values_list("external_id", flat=True)) == ["A-1", "A-2"]
+
+    with pytest.raises(CommandError) as unknown:
+        call_command(*args, "--audit", "Other", "--mapping", "Nope")
+    assert unknown.value.returncode == 2
+    assert str(unknown.value) == (
+        "no saved column mapping 'Nope' in north-health (saved: 'Billing export')"
+    )
+    extract.write_text(HEADER + BAD_ROWS)
+    with pytest.raises(CommandError) as bad:
+        call_command(*args, "--audit", "Bad", "--mapping", "Billing export")
+    assert bad.value.returncode == 2
+    assert "june.csv row 2, column Gender: must be M, F or U" in str(bad.value)
+    assert not Audit.objects.filter(name__in=["Other", "Bad"]).exists()

@@ -643,6 +643,12 @@ def import_mapping_view(request: OrgRequest, org_slug: str, job_id: UUID) -> Htt
                         request, f"Saved the column mapping “{form.cleaned_data['save_as']}”."
                     )
                 return redirect(_audit_url("import_job", request, job_id=job.public_id))
+            # Drawn again from the checked spec: three empty code rows below those in use.
+            form = MappingForm(
+                initial=MappingForm.initial_for(spec, save_as=form.cleaned_data["save_as"]),
+                headers=shown.headers,
+                slots=MappingForm.slots_for(spec),
+            )
     context = {
         "job": job,
         "nav": "import",
