@@ -260,6 +260,7 @@ def test_an_upload_waiting_for_its_mapping_can_be_cancelled(
     client = client_for(auditor)
     job = staged(client)
     assert Path(job.path).exists()
+    assert "June · waiting for its column mapping" in text(client.get(url("import")))
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(url("import_cancel", job_id=job.public_id))
     assert response["Location"] == url("import")
@@ -430,3 +431,58 @@ def test_cli_import_with_a_saved_mapping(
     assert bad.value.returncode == 2
     assert "june.csv row 2, column Gender: must be M, F or U" in str(bad.value)
     assert not Audit.objects.filter(name__in=["Other", "Bad"]).exists()
+
+
+def test_a_hostile_mapping_post_is_refused_with_messages(
+    client_for: ClientFor, auditor: User
+) -> None:
+    client = client_for(auditor)
+    job = staged(client)
+    html = client.get(url("import_mapping", job_id=job.public_id)).content.decode()
+    hostile = mapping_post(
+        html,
+        action="import",
+        f_payer="No such column",
+        dx_count="999999",
+        values="[" * 50_000,
+        date_format="someday",
+    )
+    response = client.post(url("import_mapping", job_id=job.public_id), hostile)
+    assert response.status_code == 200
+    page = text(response)
+    assert (
+        "Payer: Select a valid choice. No such column is not one of the available choices." in page
+    )
+    assert "Dates are written: Select a valid choice." in page
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.MAPPING
+    assert not Audit.objects.exists()
+
+
+def test_a_spreadsheet_whose_column_names_cannot_be_mapped_is_refused(
+    client_for: ClientFor, auditor: User, settings: Any
+) -> None:
+    response = client_for(auditor).post(
+        url("import"), {"file": upload("Acct," + "x" * 300 + "\nA1,1\n"), "name": "Long"}
+    )
+    assert response.status_code == 200
+    assert "the column name is longer than 200 characters" in text(response)
+    assert not ImportJob.objects.exists()
+    assert not list((Path(settings.MEDIA_ROOT) / "imports").iterdir())
+
+
+def test_another_organizations_mapping_is_not_found(
+    client_for: ClientFor, auditor: User, other_org: Organization, outsider: User
+) -> None:
+    theirs = import_mapping_save(
+        organization=other_org,
+        name="Theirs",
+        spec=propose(HEADER.strip().split(",")),
+        actor=outsider,
+    )
+    client = client_for(auditor)
+    job = staged(client)  # the same columns: their mapping is not used here
+    assert ImportJob.objects.get(pk=job.pk).status == ImportJob.Status.MAPPING
+    response = client.get(url("import_mapping", job_id=job.public_id) + f"?use={theirs.public_id}")
+    assert response.status_code == 404
+    assert client.get(url("mapping_edit", mapping_id=theirs.public_id)).status_code == 404

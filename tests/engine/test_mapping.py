@@ -564,3 +564,15 @@ def test_a_workbook_as_a_wide_extract_reads_back_the_same(
         read_mapped(extract, spec, limits=LIMITS).encounters
         == read_workbook(folder, limits=LIMITS).encounters
     )
+
+
+def test_preview_refuses_column_names_a_mapping_cannot_hold(tmp_path: Path) -> None:
+    write(tmp_path / "long.csv", [["Acct", "x" * 201], ["A1", "1"]])
+    with pytest.raises(WorkbookError) as caught:
+        preview(tmp_path / "long.csv")
+    assert str(caught.value) == (
+        "long.csv row 1, column column 2: the column name is longer than 200 characters"
+    )
+    write(tmp_path / "tab.csv", [["Acct", "Dx\t1"], ["A1", "I10"]])
+    with pytest.raises(WorkbookError, match="holds a control character"):
+        preview(tmp_path / "tab.csv")

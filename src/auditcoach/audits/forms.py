@@ -612,7 +612,7 @@ class MappingForm(forms.Form):
     ) -> None:
         super().__init__(*args, **kwargs)
         self.headers = tuple(headers)
-        column_choices = [("", "— not in the file —"), *((h, h) for h in self.headers)]
+        column_choices = [("", "— not in the file —"), *((h, h) for h in self.headers if h)]
         for name in (*ENCOUNTER_FIELDS, *CODE_FIELDS):
             self.fields[f"f_{name}"] = forms.ChoiceField(
                 required=False, choices=column_choices, label=FIELD_LABELS[name]
@@ -762,7 +762,7 @@ class MappingForm(forms.Form):
 
         try:
             values = json.loads(c.get("values") or "{}")
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             values = None
         data = {
             "layout": layout,

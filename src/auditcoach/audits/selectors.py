@@ -218,9 +218,11 @@ def import_job_get(*, organization: Organization, public_id: uuid.UUID | str) ->
 
 
 def import_jobs_waiting(*, organization: Organization) -> QuerySet[ImportJob]:
-    """Uploads that repeat another audit's encounters and wait for Import anyway / Cancel."""
+    """Uploads that wait for a person: repeating another audit's encounters (Import anyway
+    / Cancel), or a spreadsheet waiting for its column mapping."""
     return ImportJob.objects.filter(
-        organization=organization, status=ImportJob.Status.WAITING
+        organization=organization,
+        status__in=[ImportJob.Status.WAITING, ImportJob.Status.MAPPING],
     ).select_related("created_by")
 
 

@@ -924,6 +924,21 @@ def preview(
                 )
             ]
         )
+    for i, name in enumerate(extract.header, start=1):
+        # (a mapping names columns by these names: they must fit one, see spec_from_dict)
+        if len(name) > MAX_NAME or not name.isprintable():
+            what = (
+                "is longer than 200 characters"
+                if len(name) > MAX_NAME
+                else "holds a control character"
+            )
+            raise WorkbookError(
+                [
+                    Problem(
+                        extract.label, extract.header_row, f"column {i}", f"the column name {what}"
+                    )
+                ]
+            )
     width = len(extract.header)
     shown: list[tuple[str, ...]] = []
     for _, cells in extract.rows:
