@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 
 from auditcoach.accounts.models import Organization, User
 from auditcoach.audits.models import Encounter, ImportJob, ImportMapping
-from tests.browser.test_review_journey import sign_in
+from tests.browser.test_review_journey import sign_in, sign_out
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -29,6 +29,7 @@ def test_a_foreign_spreadsheet_is_mapped_saved_and_reused(
     live_server: Any,
     org: Organization,
     auditor: User,
+    manager: User,
     tmp_path: Path,
     artifacts: Path,
 ) -> None:
@@ -100,3 +101,18 @@ def test_a_foreign_spreadsheet_is_mapped_saved_and_reused(
     expect(page.get_by_role("heading", name="Column mapping “Billing export”")).to_be_visible()
     expect(page.get_by_label("Setting", exact=True)).to_have_value("Enc Type")
     assert page.url.endswith(f"/audits/mappings/{saved.public_id}/")
+
+    # A manager keeps the saved mappings tidy: the list, a rename.
+    sign_out(page)
+    sign_in(page, live_server.url, "manager")
+    page.get_by_role("link", name="Import an audit").first.click()
+    page.get_by_role("link", name="Saved column mappings").click()
+    rows = page.locator("#mapping-list tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("One row per encounter")
+    page.get_by_label("New name for Billing export").fill("Billing export (Epic)")
+    page.get_by_role("button", name="Rename").click()
+    expect(page.get_by_text("Renamed the mapping to “Billing export (Epic)”.")).to_be_visible()
+    page.screenshot(path=str(artifacts / "mapping-list.png"), full_page=True)
+    saved.refresh_from_db()
+    assert saved.name == "Billing export (Epic)"
