@@ -7,6 +7,7 @@ a code for its system (DESIGN §5 normalization first), not whether the code exi
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import uuid
@@ -20,8 +21,8 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 
 from auditcoach.accounts.models import Organization
-from auditcoach.audits.models import Audit, CodeLine, Encounter, RootCause
-from auditcoach.audits.selectors import EncounterFilters
+from auditcoach.audits.models import Audit, CodeLine, Encounter, ImportMapping, RootCause
+from auditcoach.audits.selectors import EncounterFilters, import_mapping_for_columns
 from auditcoach.audits.services import AuditedLine
 from auditcoach.audits.uploads import safe_name, unpack_csv_zip, workbook_limits, zip_limits
 from auditcoach.engine import em as em_rules
@@ -29,6 +30,19 @@ from auditcoach.engine.codes import normalize_code, normalize_modifiers, normali
 from auditcoach.engine.em import Leveling
 from auditcoach.engine.model import FINDING_KINDS, SYSTEM_GROUP
 from auditcoach.engine.workbook import Problem, Workbook, WorkbookError, read_workbook
+from auditcoach.intake.mapping import (
+    CODE_FIELDS,
+    DATE_FORMATS,
+    ENCOUNTER_FIELDS,
+    MAX_NAME,
+    MappingInvalid,
+    MappingSpec,
+    is_extract,
+    preview,
+    read_mapped,
+    spec_from_dict,
+    spec_to_dict,
+)
 from auditcoach.lib.safezip import ZipRefused, check_zip
 
 # --------------------------------------------------------------------------- code validators
@@ -394,7 +408,8 @@ class AuditImportForm(forms.Form):
     file = forms.FileField(
         label="Workbook",
         help_text="An .xlsx with sheets “encounters” and “codes”, or a .zip holding "
-        "encounters.csv and codes.csv.",
+        "encounters.csv and codes.csv — or your own spreadsheet (.csv or .xlsx): you map "
+        "its columns next.",
     )
     name = forms.CharField(max_length=200, label="Audit name")
     cycle = forms.CharField(
@@ -416,6 +431,13 @@ class AuditImportForm(forms.Form):
         self.problem_total = 0
         self.saved_path: Path | None = None
         self.deferred = False
+        # A spreadsheet of the organization's own columns (not a §9 workbook): `headers`
+        # are its columns, `mapping` the saved mapping made for them (None: ask for one),
+        # `mapping_failed` when that mapping did not read it cleanly (ask again).
+        self.extract = False
+        self.headers: tuple[str, ...] = ()
+        self.mapping: ImportMapping | None = None
+        self.mapping_failed = False
 
     def clean_name(self) -> str:
         name = " ".join((self.cleaned_data.get("name") or "").split())
@@ -431,8 +453,11 @@ class AuditImportForm(forms.Form):
     def clean_file(self) -> Workbook | None:
         upload: UploadedFile[bytes] = self.cleaned_data["file"]
         suffix = Path(upload.name or "").suffix.lower()
-        if suffix not in {".xlsx", ".zip"}:
-            raise ValidationError("Upload an .xlsx workbook or a .zip of the two CSV files.")
+        if suffix not in {".xlsx", ".zip", ".csv"}:
+            raise ValidationError(
+                "Upload an .xlsx workbook, a .zip of the two CSV files, or a spreadsheet "
+                "(.csv or .xlsx) to map."
+            )
         size = upload.size or 0
         cap = settings.IMPORT_MAX_UPLOAD_BYTES
         if size > cap:
@@ -447,9 +472,11 @@ class AuditImportForm(forms.Form):
         root = Path(settings.MEDIA_ROOT) / "imports" / f"upload-{uuid.uuid4().hex}"
         root.mkdir(parents=True)
         try:
-            if suffix == ".xlsx":
-                path = root / safe_name(upload.name or "workbook.xlsx")
+            if suffix in {".xlsx", ".csv"}:
+                path = root / safe_name(upload.name or f"workbook{suffix}")
                 _save(upload, path)
+                if is_extract(path, limits=workbook_limits()):
+                    return self._extract(path, root, deferred=deferred)
                 if deferred:  # the zip guard now; the worker reads it (read_workbook)
                     with path.open("rb") as handle:
                         if handle.read(2) != b"PK":
@@ -482,6 +509,28 @@ class AuditImportForm(forms.Form):
         self.saved_path = path
         return workbook
 
+    def _extract(self, path: Path, root: Path, *, deferred: bool) -> Workbook | None:
+        """A spreadsheet to map: its columns, and the saved mapping made for them, which
+        reads it at once when the file is small (None: the mapping page, or the worker)."""
+        try:
+            shown = preview(path, rows=0, limits=workbook_limits())
+        except WorkbookError as exc:
+            shutil.rmtree(root, ignore_errors=True)
+            self.problems, self.problem_total = exc.problems, exc.total
+            raise ValidationError(str(exc.problems[0].message), code="extract") from exc
+        self.extract, self.headers, self.saved_path = True, shown.headers, path
+        self.deferred = deferred
+        self.mapping = import_mapping_for_columns(
+            organization=self.organization, headers=shown.headers
+        )
+        if self.mapping is None or deferred:
+            return None
+        try:
+            return read_mapped(path, spec_from_dict(self.mapping.spec), limits=workbook_limits())
+        except (WorkbookError, MappingInvalid):
+            self.mapping_failed = True
+            return None
+
 
 def _save(upload: UploadedFile[bytes], path: Path) -> None:
     with path.open("wb") as out:
@@ -496,3 +545,269 @@ def _unzip_csvs(upload: UploadedFile[bytes], root: Path, *, stem: str) -> Path:
     target = unpack_csv_zip(archive, root / safe_name(stem, "workbook"))
     archive.unlink()
     return target
+
+
+# --------------------------------------------------------------------------- column mapping
+
+FIELD_LABELS: Final = {
+    "encounter_id": "Encounter id (account number)",
+    "setting": "Setting",
+    "discharge_date": "Discharge date",
+    "age": "Age",
+    "sex": "Sex",
+    "discharge_disposition": "Discharge disposition",
+    "audited_disposition": "Audited disposition",
+    "billed_drg": "Billed DRG",
+    "facility": "Facility",
+    "service_line": "Service line",
+    "provider": "Provider",
+    "payer": "Payer",
+    "coder": "Coder",
+    "auditor": "Auditor",
+    "audit_cycle": "Audit cycle",
+    "system": "Code type (system)",
+    "code": "Code",
+    "seq": "Sequence",
+    "poa": "POA",
+    "units": "Units",
+    "version": "Version (original / audited)",
+}
+CONSTANT_FIELDS: Final = (
+    "facility",
+    "service_line",
+    "provider",
+    "payer",
+    "coder",
+    "auditor",
+    "audit_cycle",
+)
+"""Fields that may be one value for the whole file (setting has its own choice)."""
+SLOT_LABELS: Final = {"dx": "Diagnosis", "px": "Procedure", "ln": "Service line"}
+EXTRA_SLOTS: Final = 3
+"""Empty code rows offered below the proposed ones, to add a column the proposal missed."""
+MAX_FORM_SLOTS: Final = 100
+
+
+class MappingForm(forms.Form):
+    """A column mapping as a person corrects it: for every §9 field a select of the file's
+    columns (or a value for the whole file), the code columns of a wide extract row by row
+    (diagnosis and its POA; procedure; service line with up to four modifier columns and a
+    units column), and the name to save it under. `spec()` is the checked `MappingSpec`;
+    an impossible one is a form error listing every reason."""
+
+    layout = forms.ChoiceField(choices=ImportMapping.Layout.choices, label="Layout")
+    date_format = forms.ChoiceField(choices=list(DATE_FORMATS.items()), label="Dates are written")
+    c_setting = forms.ChoiceField(
+        required=False,
+        label="or the same for every row",
+        choices=[("", "—"), *Encounter.Setting.choices],
+    )
+    save_as = forms.CharField(
+        max_length=100,
+        required=False,
+        label="Save this mapping as",
+        help_text="The next upload with the same columns is read with it without asking.",
+    )
+    values = forms.CharField(required=False, widget=forms.HiddenInput, max_length=100_000)
+
+    def __init__(
+        self,
+        *args: Any,
+        headers: Sequence[str],
+        slots: tuple[int, int, int] = (0, 0, 0),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.headers = tuple(headers)
+        column_choices = [("", "— not in the file —"), *((h, h) for h in self.headers if h)]
+        for name in (*ENCOUNTER_FIELDS, *CODE_FIELDS):
+            self.fields[f"f_{name}"] = forms.ChoiceField(
+                required=False, choices=column_choices, label=FIELD_LABELS[name]
+            )
+        for name in CONSTANT_FIELDS:
+            self.fields[f"c_{name}"] = forms.CharField(
+                required=False, max_length=MAX_NAME, label="or the same for every row"
+            )
+        for i in range(1, 5):
+            self.fields[f"mod_{i}"] = forms.ChoiceField(
+                required=False, choices=column_choices, label=f"Modifier column {i}"
+            )
+        counts = slots
+        if self.is_bound:
+            counts = tuple(  # type: ignore[assignment]
+                _count(self.data.get(f"{g}_count")) for g in ("dx", "px", "ln")
+            )
+        self.counts = dict(zip(("dx", "px", "ln"), counts, strict=True))
+        for group, n in self.counts.items():
+            self.fields[f"{group}_count"] = forms.IntegerField(
+                widget=forms.HiddenInput, initial=n, min_value=0, max_value=MAX_FORM_SLOTS
+            )
+            for i in range(1, n + 1):
+                self.fields[f"{group}_{i}_code"] = forms.ChoiceField(
+                    required=False, choices=column_choices, label=f"{SLOT_LABELS[group]} {i}"
+                )
+                if group == "dx":
+                    self.fields[f"dx_{i}_poa"] = forms.ChoiceField(
+                        required=False, choices=column_choices, label=f"POA {i}"
+                    )
+                if group == "ln":
+                    for k in range(1, 5):
+                        self.fields[f"ln_{i}_mod{k}"] = forms.ChoiceField(
+                            required=False, choices=column_choices, label=f"Modifier {k}"
+                        )
+                    self.fields[f"ln_{i}_units"] = forms.ChoiceField(
+                        required=False, choices=column_choices, label="Units"
+                    )
+        for name, f in self.fields.items():  # the selects stand in table cells
+            if not f.widget.is_hidden and name.startswith(("dx_", "px_", "ln_", "c_")):
+                f.widget.attrs.setdefault("aria-label", str(f.label))
+        self._spec: MappingSpec | None = None
+
+    @classmethod
+    def initial_for(cls, spec: MappingSpec, *, save_as: str = "") -> dict[str, Any]:
+        """The form's initial values showing `spec`."""
+        initial: dict[str, Any] = {
+            "layout": spec.layout,
+            "date_format": spec.date_format,
+            "save_as": save_as,
+            "values": json.dumps(spec_to_dict(spec)["values"]) if spec.values else "",
+        }
+        for name, f in spec.fields.items():
+            if f.column:
+                initial[f"f_{name}"] = f.column
+            elif f.constant:
+                initial[f"c_{name}"] = f.constant
+        for i, column in enumerate(spec.modifiers[:4], start=1):
+            initial[f"mod_{i}"] = column
+        for group, slots in (("dx", spec.dx), ("px", spec.px), ("ln", spec.lines)):
+            for i, slot in enumerate(slots, start=1):
+                initial[f"{group}_{i}_code"] = slot.code
+                initial[f"dx_{i}_poa" if group == "dx" else "-"] = slot.poa
+                if group == "ln":
+                    for k, column in enumerate(slot.modifiers[:4], start=1):
+                        initial[f"ln_{i}_mod{k}"] = column
+                    initial[f"ln_{i}_units"] = slot.units
+        initial.pop("-", None)
+        return initial
+
+    @staticmethod
+    def slots_for(spec: MappingSpec) -> tuple[int, int, int]:
+        return tuple(  # type: ignore[return-value]
+            min(MAX_FORM_SLOTS, len(slots) + EXTRA_SLOTS)
+            for slots in (spec.dx, spec.px, spec.lines)
+        )
+
+    def encounter_rows(self) -> list[tuple[str, forms.BoundField, forms.BoundField | None]]:
+        """(field name, column select, constant input or None) in §9 order."""
+        rows = []
+        for name in ENCOUNTER_FIELDS:
+            constant = self[f"c_{name}"] if f"c_{name}" in self.fields else None
+            rows.append((name, self[f"f_{name}"], constant))
+        return rows
+
+    def code_rows(self) -> list[forms.BoundField]:
+        return [self[f"f_{name}"] for name in CODE_FIELDS]
+
+    def slot_rows(self, group: str) -> list[list[forms.BoundField]]:
+        rows = []
+        for i in range(1, self.counts[group] + 1):
+            names = [f"{group}_{i}_code"]
+            if group == "dx":
+                names.append(f"dx_{i}_poa")
+            if group == "ln":
+                names += [f"ln_{i}_mod{k}" for k in range(1, 5)] + [f"ln_{i}_units"]
+            rows.append([self[n] for n in names])
+        return rows
+
+    @property
+    def dx_rows(self) -> list[list[forms.BoundField]]:
+        return self.slot_rows("dx")
+
+    @property
+    def px_rows(self) -> list[list[forms.BoundField]]:
+        return self.slot_rows("px")
+
+    @property
+    def ln_rows(self) -> list[list[forms.BoundField]]:
+        return self.slot_rows("ln")
+
+    def clean_save_as(self) -> str:
+        return " ".join((self.cleaned_data.get("save_as") or "").split())
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if self.errors:
+            return cleaned
+        c = cleaned
+        layout = c.get("layout") or "wide"
+        fields: dict[str, dict[str, str]] = {}
+        names = ENCOUNTER_FIELDS + (CODE_FIELDS if layout == "long" else ())
+        for name in names:
+            column = c.get(f"f_{name}") or ""
+            constant = (c.get(f"c_{name}") or "").strip() if f"c_{name}" in self.fields else ""
+            if column:
+                fields[name] = {"column": column}
+            elif constant:
+                fields[name] = {"constant": constant}
+
+        def slots(group: str) -> list[dict[str, Any]]:
+            out = []
+            for i in range(1, self.counts[group] + 1):
+                code = c.get(f"{group}_{i}_code") or ""
+                if not code:
+                    continue
+                slot: dict[str, Any] = {"code": code}
+                if group == "dx" and c.get(f"dx_{i}_poa"):
+                    slot["poa"] = c[f"dx_{i}_poa"]
+                if group == "ln":
+                    mods = [c.get(f"ln_{i}_mod{k}") for k in range(1, 5)]
+                    slot["modifiers"] = [m for m in mods if m]
+                    if c.get(f"ln_{i}_units"):
+                        slot["units"] = c[f"ln_{i}_units"]
+                out.append(slot)
+            return out
+
+        try:
+            values = json.loads(c.get("values") or "{}")
+        except (json.JSONDecodeError, RecursionError):
+            values = None
+        data = {
+            "layout": layout,
+            "fields": fields,
+            "dx": slots("dx") if layout == "wide" else [],
+            "px": slots("px") if layout == "wide" else [],
+            "lines": slots("ln") if layout == "wide" else [],
+            "modifiers": [m for m in (c.get(f"mod_{i}") for i in range(1, 5)) if m]
+            if layout == "long"
+            else [],
+            "date_format": c.get("date_format") or "auto",
+            "values": values,
+            "headers": list(self.headers),
+        }
+        try:
+            self._spec = spec_from_dict(data)
+        except MappingInvalid as exc:
+            for problem in exc.problems:
+                self.add_error(None, problem[:1].upper() + problem[1:] + ".")
+        return cleaned
+
+    def spec(self) -> MappingSpec:
+        assert self._spec is not None, "spec() after a successful is_valid()"
+        return self._spec
+
+
+def _count(raw: Any) -> int:
+    try:
+        return max(0, min(MAX_FORM_SLOTS, int(raw)))
+    except (TypeError, ValueError):
+        return 0
+
+
+class MappingRenameForm(forms.Form):
+    name = forms.CharField(max_length=100, label="Name")
+
+    def clean_name(self) -> str:
+        name = " ".join((self.cleaned_data.get("name") or "").split())
+        if not name:
+            raise ValidationError("Enter a name.")
+        return name

@@ -330,6 +330,8 @@ class Finding(models.Model):
 class ImportJob(models.Model):
     """One upload being imported in the background, so large workbooks show progress.
 
+    An upload that is a spreadsheet of the organization's own columns starts `mapping` and
+    waits for its column mapping (or goes on at once with a saved one that fits it).
     A small workbook was validated when it was uploaded; a large one (above
     `IMPORT_CHECK_IN_REQUEST_BYTES`) starts `checking`: the worker reads and validates it,
     failing with its `problems` or waiting on duplicates as the small path does. The job
@@ -341,6 +343,7 @@ class ImportJob(models.Model):
     """
 
     class Status(models.TextChoices):
+        MAPPING = "mapping", "Waiting for a column mapping"
         CHECKING = "checking", "Checking the file"
         WAITING = "waiting", "Waiting for confirmation"
         QUEUED = "queued", "Queued"
@@ -367,6 +370,10 @@ class ImportJob(models.Model):
     # A large upload the worker found wrong: {"total": n, "rows": [[sheet, row, column,
     # message], ...]} (the first `MAX_LISTED`), listed on the job's page like the form does.
     problems = models.JSONField(default=dict, blank=True)
+    # A spreadsheet read through a column mapping: the spec (intake.mapping.spec_to_dict)
+    # the worker reads the file with, and the saved mapping's name ({} / "": a workbook).
+    mapping = models.JSONField(default=dict, blank=True)
+    mapping_name = models.CharField(max_length=100, blank=True)
     audit = models.ForeignKey(
         Audit, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -391,3 +398,46 @@ class ImportJob(models.Model):
             self.Status.CANCELLED,
             self.Status.STALLED,
         }
+
+
+class ImportMapping(models.Model):
+    """A column mapping an organization saved for its own spreadsheets (`intake.mapping`):
+    the spec as JSON, its layout, and `columns_key`, the key of the columns it was made
+    for, so that the next upload with the same columns is read with it without asking.
+    Names are unique within the organization."""
+
+    class Layout(models.TextChoices):
+        WIDE = "wide", "One row per encounter"
+        LONG = "long", "One row per code line"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=100)
+    layout = models.CharField(max_length=4, choices=Layout.choices)
+    spec = models.JSONField()
+    columns_key = models.CharField(max_length=64)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["organization", "name"], name="importmapping_unique_name"
+            ),
+            models.CheckConstraint(
+                condition=Q(layout__in=["wide", "long"]), name="importmapping_layout_valid"
+            ),
+        ]
+        indexes: ClassVar = [models.Index(fields=["organization", "columns_key"])]
+        ordering: ClassVar = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def columns(self) -> list[str]:
+        headers = self.spec.get("headers", []) if isinstance(self.spec, dict) else []
+        return [h for h in headers if isinstance(h, str)]

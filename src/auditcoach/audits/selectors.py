@@ -21,6 +21,7 @@ from auditcoach.audits.models import (
     Encounter,
     Finding,
     ImportJob,
+    ImportMapping,
 )
 from auditcoach.coaching.models import Attachment, Comment, FindingEvent
 from auditcoach.codesets.knowledge import catalog, checker, grouper, pricing
@@ -30,6 +31,7 @@ from auditcoach.engine.compare import drg_claim
 from auditcoach.engine.model import CodeIssue, DrgResult
 from auditcoach.engine.model import Encounter as EngineEncounter
 from auditcoach.engine.scoring import Scores, ScoreTotals, scores
+from auditcoach.intake.mapping import columns_key
 from auditcoach.overreads.models import Overread
 
 
@@ -216,10 +218,40 @@ def import_job_get(*, organization: Organization, public_id: uuid.UUID | str) ->
 
 
 def import_jobs_waiting(*, organization: Organization) -> QuerySet[ImportJob]:
-    """Uploads that repeat another audit's encounters and wait for Import anyway / Cancel."""
+    """Uploads that wait for a person: repeating another audit's encounters (Import anyway
+    / Cancel), or a spreadsheet waiting for its column mapping."""
     return ImportJob.objects.filter(
-        organization=organization, status=ImportJob.Status.WAITING
+        organization=organization,
+        status__in=[ImportJob.Status.WAITING, ImportJob.Status.MAPPING],
     ).select_related("created_by")
+
+
+def import_mapping_list(*, organization: Organization) -> QuerySet[ImportMapping]:
+    """The organization's saved column mappings, by name."""
+    return ImportMapping.objects.filter(organization=organization).select_related("created_by")
+
+
+def import_mapping_get(*, organization: Organization, public_id: uuid.UUID | str) -> ImportMapping:
+    try:
+        return ImportMapping.objects.get(organization=organization, public_id=public_id)
+    except (ImportMapping.DoesNotExist, ValueError, TypeError) as exc:
+        raise Http404("No such mapping") from exc
+
+
+def import_mapping_named(*, organization: Organization, name: str) -> ImportMapping | None:
+    return ImportMapping.objects.filter(organization=organization, name=name).first()
+
+
+def import_mapping_for_columns(
+    *, organization: Organization, headers: Iterable[str]
+) -> ImportMapping | None:
+    """The saved mapping made for exactly these columns (whatever their order, case and
+    spacing), the most recently saved one when several are."""
+    return (
+        ImportMapping.objects.filter(organization=organization, columns_key=columns_key(headers))
+        .order_by("-updated_at", "-pk")
+        .first()
+    )
 
 
 @dataclass(frozen=True, slots=True)

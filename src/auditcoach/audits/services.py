@@ -49,7 +49,15 @@ from auditcoach.audits.conversions import (
     finding_row,
 )
 from auditcoach.audits.leases import Holder, import_lease, lease_alive, lease_seconds
-from auditcoach.audits.models import Audit, CodeLine, Encounter, Finding, ImportJob, RootCause
+from auditcoach.audits.models import (
+    Audit,
+    CodeLine,
+    Encounter,
+    Finding,
+    ImportJob,
+    ImportMapping,
+    RootCause,
+)
 from auditcoach.audits.selectors import (
     AuditFootprint,
     DuplicateEncounter,
@@ -67,6 +75,13 @@ from auditcoach.engine.codes import format_modifiers
 from auditcoach.engine.compare import compare_encounter
 from auditcoach.engine.em import Leveling
 from auditcoach.engine.workbook import MAX_LISTED, Workbook, WorkbookError, read_workbook
+from auditcoach.intake.mapping import (
+    MappingSpec,
+    columns_key,
+    read_mapped,
+    spec_from_dict,
+    spec_to_dict,
+)
 from auditcoach.library.models import FindingReference
 from auditcoach.ops.dblock import backoff, is_locked, when_unlocked
 from auditcoach.overreads.models import CalibrationSet, Overread, OverreadLine
@@ -747,9 +762,13 @@ def import_job_create(
     released: bool,
     actor: User | None,
     duplicates: Sequence[DuplicateEncounter] = (),
+    mapping: ImportMapping | None = None,
     request: HttpRequest | None = None,
 ) -> ImportJob:
     """Queue the import of an uploaded, already validated workbook (see `tasks`).
+
+    With `mapping` (a saved column mapping made for the upload's columns) the file is a
+    spreadsheet that the worker reads through it (`intake.mapping.read_mapped`).
 
     With `duplicates` (encounters another audit of the organization already has) the job
     waits instead, holding the first `DUPLICATES_SHOWN` of them, until `import_job_confirm`
@@ -775,12 +794,16 @@ def import_job_create(
             created_by=actor,
             status=status,
             duplicates=duplicates_summary(duplicates) if waiting else {},
+            mapping=mapping.spec if mapping is not None else {},
+            mapping_name=mapping.name if mapping is not None else "",
         )
         changes: dict[str, Any] = {
             "name": name,
             "encounters": job.encounters,
             "source": source,
         }
+        if mapping is not None:
+            changes["mapping"] = mapping.name
         if waiting:
             changes["duplicates"] = job.duplicates["count"]
         action = "import.hold" if waiting else "import.queue"
@@ -846,9 +869,10 @@ def _import_job_decide(
 ) -> bool:
     """Move a waiting upload to `to` (in one UPDATE guarded by its state) and log `action`;
     False when it was no longer waiting (a second click, or the other decision first)."""
-    moved = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.WAITING).update(
-        status=to, **fields
-    )
+    waiting = [ImportJob.Status.WAITING]
+    if to == ImportJob.Status.CANCELLED:  # an upload waiting for its mapping may be dropped too
+        waiting.append(ImportJob.Status.MAPPING)
+    moved = ImportJob.objects.filter(pk=job.pk, status__in=waiting).update(status=to, **fields)
     job.refresh_from_db()
     if moved:
         log_write(
@@ -873,6 +897,197 @@ def import_job_confirm(*, job: ImportJob, actor: User, request: HttpRequest | No
         return False
     _enqueue_on_commit(job)
     return True
+
+
+@transaction.atomic
+def import_job_stage(
+    *,
+    organization: Organization,
+    path: Path,
+    name: str,
+    cycle: str,
+    released: bool,
+    actor: User,
+    request: HttpRequest | None = None,
+) -> ImportJob:
+    """Keep an uploaded spreadsheet that is not a §9 workbook while its uploader maps its
+    columns (the job waits in `mapping`; `import_job_map` goes on, `import_job_cancel`
+    drops it)."""
+    job = ImportJob.objects.create(
+        organization=organization,
+        name=name,
+        cycle=cycle,
+        released=released,
+        source_name=Path(path).name[:255],
+        path=str(path),
+        created_by=actor,
+        status=ImportJob.Status.MAPPING,
+    )
+    log_write(
+        organization=organization,
+        actor=actor,
+        action="import.stage",
+        obj_type="import_job",
+        obj_id=str(job.public_id),
+        changes={"name": name, "source": job.source_name},
+        request=request,
+    )
+    return job
+
+
+@transaction.atomic
+def import_job_map(
+    *,
+    job: ImportJob,
+    spec: MappingSpec,
+    workbook: Workbook | None,
+    save_as: str,
+    actor: User,
+    duplicates: Sequence[DuplicateEncounter] = (),
+    request: HttpRequest | None = None,
+) -> bool:
+    """Go on with a spreadsheet waiting for its mapping: read through `spec` (already read
+    and validated into `workbook`, or None for a large file the worker checks), saving the
+    mapping as `save_as` when a name is given. Queued, or waiting on `duplicates`, as a
+    workbook upload is. False (nothing changed) when the job no longer waits for a mapping."""
+    still = ImportJob.objects.select_for_update().filter(pk=job.pk, status=ImportJob.Status.MAPPING)
+    if not still.exists():  # a second click, or cancelled meanwhile
+        job.refresh_from_db()
+        return False
+    saved = (
+        import_mapping_save(
+            organization=job.organization, name=save_as, spec=spec, actor=actor, request=request
+        )
+        if save_as
+        else None
+    )
+    waiting = bool(duplicates)
+    status = ImportJob.Status.WAITING if waiting else ImportJob.Status.QUEUED
+    if workbook is None:
+        status = ImportJob.Status.CHECKING
+    fields: dict[str, Any] = {
+        "status": status,
+        "mapping": spec_to_dict(spec),
+        "mapping_name": saved.name if saved is not None else "",
+        "encounters": len(workbook.encounters) if workbook is not None else 0,
+        "code_lines": workbook.code_rows if workbook is not None else 0,
+        "duplicates": duplicates_summary(duplicates) if waiting else {},
+    }
+    ImportJob.objects.filter(pk=job.pk).update(**fields)
+    job.refresh_from_db()
+    log_write(
+        organization=job.organization,
+        actor=actor,
+        action="import.map",
+        obj_type="import_job",
+        obj_id=str(job.public_id),
+        changes={
+            "name": job.name,
+            "encounters": job.encounters,
+            "layout": spec.layout,
+            "mapping": job.mapping_name,
+            **({"duplicates": job.duplicates["count"]} if waiting else {}),
+        },
+        request=request,
+    )
+    if not waiting:
+        _enqueue_on_commit(job)
+    return True
+
+
+class MappingNameTaken(Exception):
+    """Another saved mapping of the organization has this name."""
+
+
+@transaction.atomic
+def import_mapping_save(
+    *,
+    organization: Organization,
+    name: str,
+    spec: MappingSpec,
+    actor: User,
+    mapping: ImportMapping | None = None,
+    request: HttpRequest | None = None,
+) -> ImportMapping:
+    """Save a column mapping: `mapping` changed (its spec, and its name to `name`), or
+    without one, the organization's mapping called `name` replaced or created. Raises
+    MappingNameTaken when renaming onto another mapping's name."""
+    name = " ".join(name.split())[:100]
+    data = spec_to_dict(spec)
+    key = columns_key(spec.headers)
+    if mapping is None:
+        mapping, created = ImportMapping.objects.select_for_update().get_or_create(
+            organization=organization,
+            name=name,
+            defaults={"layout": spec.layout, "spec": data, "columns_key": key, "created_by": actor},
+        )
+    else:
+        created = False
+        if (
+            ImportMapping.objects.filter(organization=organization, name=name)
+            .exclude(pk=mapping.pk)
+            .exists()
+        ):
+            raise MappingNameTaken(name)
+        mapping.name = name
+    if not created:
+        mapping.layout, mapping.spec, mapping.columns_key = spec.layout, data, key
+        mapping.save(update_fields=["name", "layout", "spec", "columns_key", "updated_at"])
+    log_write(
+        organization=organization,
+        actor=actor,
+        action="import_mapping.create" if created else "import_mapping.update",
+        obj_type="import_mapping",
+        obj_id=str(mapping.public_id),
+        changes={"name": mapping.name, "layout": spec.layout, "columns": len(spec.headers)},
+        request=request,
+    )
+    return mapping
+
+
+@transaction.atomic
+def import_mapping_rename(
+    *, mapping: ImportMapping, name: str, actor: User, request: HttpRequest | None = None
+) -> ImportMapping:
+    """Rename a saved mapping; MappingNameTaken when another one has the name."""
+    name = " ".join(name.split())[:100]
+    old = mapping.name
+    if (
+        ImportMapping.objects.filter(organization_id=mapping.organization_id, name=name)
+        .exclude(pk=mapping.pk)
+        .exists()
+    ):
+        raise MappingNameTaken(name)
+    mapping.name = name
+    mapping.save(update_fields=["name", "updated_at"])
+    log_write(
+        organization=mapping.organization,
+        actor=actor,
+        action="import_mapping.rename",
+        obj_type="import_mapping",
+        obj_id=str(mapping.public_id),
+        changes={"name": [old, name]},
+        request=request,
+    )
+    return mapping
+
+
+@transaction.atomic
+def import_mapping_delete(
+    *, mapping: ImportMapping, actor: User, request: HttpRequest | None = None
+) -> None:
+    """Delete a saved mapping; the next upload with its columns is asked for one again.
+    Imports already made with it keep their encounters."""
+    log_write(
+        organization=mapping.organization,
+        actor=actor,
+        action="import_mapping.delete",
+        obj_type="import_mapping",
+        obj_id=str(mapping.public_id),
+        changes={"name": mapping.name},
+        request=request,
+    )
+    mapping.delete()
 
 
 @transaction.atomic
@@ -944,7 +1159,7 @@ def import_job_run(*, job_id: int) -> ImportJob:
 
         outcome: dict[str, Any] = {}
         try:
-            workbook = read_workbook(Path(job.path), limits=workbook_limits())
+            workbook = import_job_read(job)
             if checking and when_unlocked(
                 lambda: _hold_checked(job, workbook), what="import.check"
             ):
@@ -1077,6 +1292,14 @@ def _reap(job: ImportJob) -> bool:
     _remove_upload(job.path)
     job.refresh_from_db()
     return True
+
+
+def import_job_read(job: ImportJob) -> Workbook:
+    """The job's upload read and validated in full: a §9 workbook, or a spreadsheet through
+    the job's column mapping. Raises WorkbookError."""
+    if job.mapping:
+        return read_mapped(Path(job.path), spec_from_dict(job.mapping), limits=workbook_limits())
+    return read_workbook(Path(job.path), limits=workbook_limits())
 
 
 def _hold_checked(job: ImportJob, workbook: Workbook) -> bool:

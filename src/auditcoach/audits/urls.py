@@ -14,6 +14,19 @@ urlpatterns = [
         "audits/import/<uuid:job_id>/confirm/", views.import_job_confirm_view, name="import_confirm"
     ),
     path("audits/import/<uuid:job_id>/cancel/", views.import_job_cancel_view, name="import_cancel"),
+    path("audits/import/<uuid:job_id>/mapping/", views.import_mapping_view, name="import_mapping"),
+    path("audits/mappings/", views.mapping_list_view, name="mappings"),
+    path("audits/mappings/<uuid:mapping_id>/", views.mapping_edit_view, name="mapping_edit"),
+    path(
+        "audits/mappings/<uuid:mapping_id>/rename/",
+        views.mapping_rename_view,
+        name="mapping_rename",
+    ),
+    path(
+        "audits/mappings/<uuid:mapping_id>/delete/",
+        views.mapping_delete_view,
+        name="mapping_delete",
+    ),
     path("audits/<uuid:audit_id>/", views.audit_detail, name="detail"),
     path("audits/<uuid:audit_id>/delete/", views.audit_delete_view, name="delete"),
     path("audits/<uuid:audit_id>/archive/", views.audit_archive_view, name="archive"),

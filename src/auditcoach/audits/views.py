@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlencode
 from uuid import UUID
@@ -24,6 +25,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -57,15 +59,26 @@ from auditcoach.audits.forms import (
     FindingNotesForm,
     LineMoveForm,
     LockedForm,
+    MappingForm,
+    MappingRenameForm,
     ReviewStatusForm,
 )
 from auditcoach.audits.leases import lease_get
-from auditcoach.audits.models import Audit, CodeLine, Encounter, Finding, ImportJob, RootCause
+from auditcoach.audits.models import (
+    Audit,
+    CodeLine,
+    Encounter,
+    Finding,
+    ImportJob,
+    ImportMapping,
+    RootCause,
+)
 from auditcoach.audits.services import (
     ACTIVE_IMPORT_STATUSES,
     AuditedLine,
     AuditLifecycleError,
     ConflictError,
+    MappingNameTaken,
     NotesConflictError,
     audit_archive,
     audit_delete,
@@ -78,9 +91,15 @@ from auditcoach.audits.services import (
     import_job_cancel,
     import_job_confirm,
     import_job_create,
+    import_job_map,
+    import_job_stage,
     import_jobs_reap,
+    import_mapping_delete,
+    import_mapping_rename,
+    import_mapping_save,
     import_progress,
 )
+from auditcoach.audits.uploads import workbook_limits
 from auditcoach.coaching import selectors as coaching_selectors
 from auditcoach.codesets.knowledge import pricing
 from auditcoach.codesets.pricing import fiscal_year
@@ -106,6 +125,16 @@ from auditcoach.engine.scoring import (
 from auditcoach.engine.scoring import headline as scoring_headline
 from auditcoach.engine.scoring import scores as scores_of
 from auditcoach.engine.stats import Proportion
+from auditcoach.engine.workbook import MAX_LISTED, Problem, WorkbookError
+from auditcoach.intake.mapping import (
+    MappingInvalid,
+    MappingSpec,
+    Preview,
+    preview,
+    propose,
+    read_mapped,
+    spec_from_dict,
+)
 from auditcoach.library import selectors as library_selectors
 
 AUDIT_READ_ROLES: Final = tuple(r for r in READ_ROLES if r != Role.CODER)
@@ -379,6 +408,21 @@ def audit_import_view(request: OrgRequest, org_slug: str) -> HttpResponseBase:
     organization = request.organization
     if request.method == "POST":
         form = AuditImportForm(request.POST, request.FILES, organization=organization)
+        if form.is_valid() and form.extract and (form.mapping is None or form.mapping_failed):
+            assert form.saved_path is not None
+            # A spreadsheet of the organization's own columns, and no saved mapping that
+            # reads it: the uploader maps its columns next.
+            job = import_job_stage(
+                organization=organization,
+                path=form.saved_path,
+                name=form.cleaned_data["name"],
+                cycle=form.cleaned_data["cycle"],
+                released=form.cleaned_data["released"],
+                actor=request.user,
+                request=request,
+            )
+            url = _audit_url("import_mapping", request, job_id=job.public_id)
+            return HttpResponseClientRedirect(url) if _is_htmx(request) else redirect(url)
         if form.is_valid():
             workbook = form.cleaned_data["file"]  # None: large, checked by the worker
             assert form.saved_path is not None  # set by a successful clean_file
@@ -400,6 +444,7 @@ def audit_import_view(request: OrgRequest, org_slug: str) -> HttpResponseBase:
                 released=form.cleaned_data["released"],
                 actor=request.user,
                 duplicates=duplicates,
+                mapping=form.mapping,  # a saved mapping made for the spreadsheet's columns
                 request=request,
             )
             url = _audit_url("import_job", request, job_id=job.public_id)
@@ -418,6 +463,9 @@ def audit_import_view(request: OrgRequest, org_slug: str) -> HttpResponseBase:
 def import_job_view(request: OrgRequest, org_slug: str, job_id: UUID) -> HttpResponseBase:
     """The progress of a background import; polled by htmx until it finishes."""
     job = selectors.import_job_get(organization=request.organization, public_id=job_id)
+    if job.status == ImportJob.Status.MAPPING:
+        url = _audit_url("import_mapping", request, job_id=job.public_id)
+        return HttpResponseClientRedirect(url) if _is_htmx(request) else redirect(url)
     if job.status == ImportJob.Status.WAITING:
         rows = job.duplicates.get("rows", [])
         context_waiting = {
@@ -440,6 +488,9 @@ def import_job_view(request: OrgRequest, org_slug: str, job_id: UUID) -> HttpRes
             f"Imported “{job.name}”: {job.encounters:,} encounters and "
             f"{job.code_lines:,} code lines.",
         )
+        note = _mapping_note(request, job)
+        if note:
+            messages.info(request, note)
         url = _audit_url("detail", request, audit_id=job.audit.public_id)
         return HttpResponseClientRedirect(url) if _is_htmx(request) else redirect(url)
     if job.status in ACTIVE_IMPORT_STATUSES and job.started_at is not None:
@@ -463,6 +514,7 @@ def import_job_view(request: OrgRequest, org_slug: str, job_id: UUID) -> HttpRes
             for sheet, row, column, message in job.problems.get("rows", [])
         ],
         "problem_total": job.problems.get("total", 0),
+        "mapping_note": _mapping_note(request, job),
     }
     template = (
         "audits/import_job.html#job-status" if _is_htmx(request) else "audits/import_job.html"
@@ -495,6 +547,230 @@ def import_job_cancel_view(request: OrgRequest, org_slug: str, job_id: UUID) -> 
         return redirect(_audit_url("import", request))
     messages.info(request, "This import was already started, so it can no longer be cancelled.")
     return redirect(_audit_url("import_job", request, job_id=job.public_id))
+
+
+# --------------------------------------------------------------------------- column mappings
+
+PREVIEW_ROWS: Final = 5
+
+
+def _mapping_note(request: OrgRequest, job: ImportJob) -> str:
+    """“Read with the saved mapping …, change it” for an upload that used one ("" if none)."""
+    if not job.mapping_name:
+        return ""
+    saved = selectors.import_mapping_named(organization=request.organization, name=job.mapping_name)
+    if saved is None:
+        return format_html(
+            "The columns of {} were read with the saved mapping “{}”.",
+            job.source_name,
+            job.mapping_name,
+        )
+    return format_html(
+        "The columns of {} were read with the saved mapping “{}”, without asking, because "
+        'they are the columns it was made for. <a href="{}">Change the mapping</a>',
+        job.source_name,
+        job.mapping_name,
+        _audit_url("mapping_edit", request, mapping_id=saved.public_id),
+    )
+
+
+def _problem_rows(problems: Iterable[Problem]) -> list[dict[str, Any]]:
+    return [
+        {"sheet": p.sheet, "row": p.row, "column": p.column, "message": p.message} for p in problems
+    ]
+
+
+@require_role(*AUDIT_WRITE_ROLES)
+@require_http_methods(["GET", "POST"])
+def import_mapping_view(request: OrgRequest, org_slug: str, job_id: UUID) -> HttpResponseBase:
+    """Map the columns of an uploaded spreadsheet: its first rows, a proposed mapping (the
+    saved one made for these columns, `?use=<mapping>` for another saved one, else a guess
+    from the names), every field a select of the file's columns; Check lists every problem
+    by row and column, Check and import goes on as a workbook upload does."""
+    organization = request.organization
+    job = selectors.import_job_get(organization=organization, public_id=job_id)
+    if job.status != ImportJob.Status.MAPPING:
+        return redirect(_audit_url("import_job", request, job_id=job.public_id))
+    path = Path(job.path)
+    try:
+        shown = preview(path, rows=PREVIEW_ROWS, limits=workbook_limits())
+        small = path.stat().st_size <= settings.IMPORT_CHECK_IN_REQUEST_BYTES
+    except (WorkbookError, OSError):
+        messages.error(request, "The uploaded file can no longer be read; upload it again.")
+        return redirect(_audit_url("import", request))
+    problems: list[Problem] = []
+    total = 0
+    checked: tuple[int, int] | None = None
+    source: ImportMapping | None = None
+    if request.method == "GET":
+        use = request.GET.get("use")
+        source = (
+            selectors.import_mapping_get(organization=organization, public_id=use)
+            if use
+            else selectors.import_mapping_for_columns(
+                organization=organization, headers=shown.headers
+            )
+        )
+        spec = _spec_or_proposal(source, shown)
+        form = MappingForm(
+            initial=MappingForm.initial_for(spec, save_as=source.name if source else ""),
+            headers=shown.headers,
+            slots=MappingForm.slots_for(spec),
+        )
+        if source is not None and small:  # it was tried at upload: say what went wrong
+            problems, total, checked = _check(path, spec)
+    else:
+        form = MappingForm(request.POST, headers=shown.headers)
+        if form.is_valid():
+            spec = form.spec()
+            workbook = None
+            if small:
+                try:
+                    workbook = read_mapped(path, spec, limits=workbook_limits())
+                    checked = (len(workbook.encounters), workbook.code_rows)
+                except WorkbookError as exc:
+                    problems, total = exc.problems[:MAX_LISTED], exc.total
+            if not problems and request.POST.get("action") == "import":
+                duplicates = (
+                    selectors.duplicate_encounters(
+                        organization=organization,
+                        external_ids=(e.encounter_id for e in workbook.encounters),
+                    )
+                    if workbook is not None
+                    else []
+                )
+                import_job_map(
+                    job=job,
+                    spec=spec,
+                    workbook=workbook,
+                    save_as=form.cleaned_data["save_as"],
+                    actor=request.user,
+                    duplicates=duplicates,
+                    request=request,
+                )
+                if form.cleaned_data["save_as"]:
+                    messages.success(
+                        request, f"Saved the column mapping “{form.cleaned_data['save_as']}”."
+                    )
+                return redirect(_audit_url("import_job", request, job_id=job.public_id))
+            # Drawn again from the checked spec: three empty code rows below those in use.
+            form = MappingForm(
+                initial=MappingForm.initial_for(spec, save_as=form.cleaned_data["save_as"]),
+                headers=shown.headers,
+                slots=MappingForm.slots_for(spec),
+            )
+    context = {
+        "job": job,
+        "nav": "import",
+        "preview": shown,
+        "form": form,
+        "source": source,
+        "problems": _problem_rows(problems),
+        "problem_total": total,
+        "checked": checked,
+        "small": small,
+        "saved": list(selectors.import_mapping_list(organization=organization)),
+        "action_url": _audit_url("import_mapping", request, job_id=job.public_id),
+    }
+    return render(request, "audits/import_mapping.html", context)
+
+
+def _spec_or_proposal(source: ImportMapping | None, shown: Preview) -> MappingSpec:
+    if source is not None:
+        try:
+            return spec_from_dict(source.spec)
+        except MappingInvalid:
+            pass  # a mapping stored by an older version: start from a fresh guess
+    return propose(shown.headers)
+
+
+def _check(path: Path, spec: MappingSpec) -> tuple[list[Problem], int, tuple[int, int] | None]:
+    try:
+        workbook = read_mapped(path, spec, limits=workbook_limits())
+    except WorkbookError as exc:
+        return exc.problems[:MAX_LISTED], exc.total, None
+    return [], 0, (len(workbook.encounters), workbook.code_rows)
+
+
+@require_role(*MANAGE_ROLES)
+@require_safe
+def mapping_list_view(request: OrgRequest, org_slug: str) -> HttpResponse:
+    """The organization's saved column mappings: rename, change, delete."""
+    mappings = list(selectors.import_mapping_list(organization=request.organization))
+    return render(request, "audits/mappings.html", {"mappings": mappings, "nav": "import"})
+
+
+@require_role(*AUDIT_WRITE_ROLES)
+@require_http_methods(["GET", "POST"])
+def mapping_edit_view(request: OrgRequest, org_slug: str, mapping_id: UUID) -> HttpResponseBase:
+    """Change a saved mapping's fields (its columns are those it was made for)."""
+    mapping = selectors.import_mapping_get(organization=request.organization, public_id=mapping_id)
+    headers = mapping.columns
+    if request.method == "POST":
+        form = MappingForm(request.POST, headers=headers)
+        if form.is_valid():
+            try:
+                import_mapping_save(
+                    organization=request.organization,
+                    name=form.cleaned_data["save_as"] or mapping.name,
+                    spec=form.spec(),
+                    actor=request.user,
+                    mapping=mapping,
+                    request=request,
+                )
+            except MappingNameTaken:
+                form.add_error("save_as", "Another saved mapping has this name.")
+            else:
+                messages.success(request, f"Saved the column mapping “{mapping.name}”.")
+                return redirect(_audit_url("mapping_edit", request, mapping_id=mapping.public_id))
+    else:
+        spec = _spec_or_proposal(mapping, Preview(mapping.name, tuple(headers), ()))
+        form = MappingForm(
+            initial=MappingForm.initial_for(spec, save_as=mapping.name),
+            headers=headers,
+            slots=MappingForm.slots_for(spec),
+        )
+    context = {
+        "mapping": mapping,
+        "nav": "import",
+        "form": form,
+        "action_url": _audit_url("mapping_edit", request, mapping_id=mapping.public_id),
+        "is_manager": has_role(request.membership, MANAGE_ROLES),
+    }
+    return render(request, "audits/mapping_edit.html", context)
+
+
+@require_role(*MANAGE_ROLES)
+@require_POST
+def mapping_rename_view(request: OrgRequest, org_slug: str, mapping_id: UUID) -> HttpResponseBase:
+    mapping = selectors.import_mapping_get(organization=request.organization, public_id=mapping_id)
+    form = MappingRenameForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Enter a name for the mapping.")
+    else:
+        try:
+            import_mapping_rename(
+                mapping=mapping, name=form.cleaned_data["name"], actor=request.user, request=request
+            )
+        except MappingNameTaken:
+            messages.error(
+                request, f"Another saved mapping is called “{form.cleaned_data['name']}”."
+            )
+        else:
+            messages.success(request, f"Renamed the mapping to “{mapping.name}”.")
+    return redirect(_audit_url("mappings", request))
+
+
+@require_role(*MANAGE_ROLES)
+@require_POST
+def mapping_delete_view(request: OrgRequest, org_slug: str, mapping_id: UUID) -> HttpResponseBase:
+    mapping = selectors.import_mapping_get(organization=request.organization, public_id=mapping_id)
+    name = mapping.name
+    import_mapping_delete(mapping=mapping, actor=request.user, request=request)
+    messages.success(
+        request, f"Deleted the mapping “{name}”; uploads with its columns will be mapped again."
+    )
+    return redirect(_audit_url("mappings", request))
 
 
 # --------------------------------------------------------------------------- lifecycle

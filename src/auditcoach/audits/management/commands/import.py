@@ -1,5 +1,8 @@
 """`auditcoach import PATH --org SLUG --audit NAME [--cycle LABEL] [--released]
-[--allow-duplicates]`.
+[--allow-duplicates] [--mapping NAME]`.
+
+With `--mapping NAME`, PATH is a spreadsheet of the organization's own columns read
+through its saved column mapping of that name (exit 2 when there is none).
 
 Encounters whose id another audit of the organization already has are listed (the first
 20 and a count) and nothing is imported (exit 2) unless `--allow-duplicates` is given.
@@ -18,7 +21,11 @@ from django.db import IntegrityError
 
 from auditcoach.accounts.models import Organization
 from auditcoach.audits.models import Audit
-from auditcoach.audits.selectors import duplicate_encounters
+from auditcoach.audits.selectors import (
+    duplicate_encounters,
+    import_mapping_list,
+    import_mapping_named,
+)
 from auditcoach.audits.services import (
     DUPLICATES_SHOWN,
     IMPORT_RACE_MESSAGE,
@@ -28,6 +35,7 @@ from auditcoach.audits.services import (
 )
 from auditcoach.audits.uploads import unpack_csv_zip, workbook_limits
 from auditcoach.engine.workbook import Workbook, WorkbookError, read_workbook
+from auditcoach.intake.mapping import MappingInvalid, read_mapped, spec_from_dict
 from auditcoach.lib.safezip import ZipRefused
 
 
@@ -45,6 +53,13 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--released", action="store_true", help="mark the findings released (historical audits)"
+        )
+        parser.add_argument(
+            "--mapping",
+            default=None,
+            metavar="NAME",
+            help="a column mapping the organization saved: PATH is a spreadsheet (.csv or "
+            ".xlsx) of its own columns, read through it",
         )
         parser.add_argument(
             "--allow-duplicates",
@@ -65,7 +80,10 @@ class Command(BaseCommand):
                 returncode=2,
             )
         started = time.monotonic()
-        workbook = _read(Path(options["path"]))
+        if options["mapping"] is not None:
+            workbook = _read_mapped(Path(options["path"]), organization, options["mapping"])
+        else:
+            workbook = _read(Path(options["path"]))
         duplicates = duplicate_encounters(
             organization=organization, external_ids=(e.encounter_id for e in workbook.encounters)
         )
@@ -123,6 +141,29 @@ class Command(BaseCommand):
             f"in {elapsed:.1f} s{'; findings released' if options['released'] else ''}"
             + (f"; {waiting:,} not reviewed yet (the coder's coding only)." if waiting else ".")
         )
+
+
+def _read_mapped(path: Path, organization: Organization, name: str) -> Workbook:
+    """The spreadsheet at `path` read through the organization's saved mapping `name`, or
+    exit 2 (an unknown mapping, or every problem of the file)."""
+    mapping = import_mapping_named(organization=organization, name=name)
+    if mapping is None:
+        known = ", ".join(repr(m.name) for m in import_mapping_list(organization=organization))
+        raise CommandError(
+            f"no saved column mapping {name!r} in {organization.slug}"
+            + (f" (saved: {known})" if known else " (none is saved yet)"),
+            returncode=2,
+        )
+    try:
+        return read_mapped(path, spec_from_dict(mapping.spec), limits=workbook_limits())
+    except MappingInvalid as exc:
+        raise CommandError(
+            f"the saved mapping {name!r} cannot be used: {exc}", returncode=2
+        ) from exc
+    except WorkbookError as exc:
+        raise CommandError(
+            f"the spreadsheet was rejected; nothing was imported:\n{exc}", returncode=2
+        ) from exc
 
 
 def _read(path: Path) -> Workbook:

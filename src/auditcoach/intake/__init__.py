@@ -1,0 +1,1 @@
+"""Intake of claims and extracts from outside: every format ends as the §9 tables (DESIGN §14)."""
