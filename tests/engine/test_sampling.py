@@ -6,6 +6,8 @@ import itertools
 import math
 from decimal import Decimal
 from fractions import Fraction
+from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -684,3 +686,16 @@ def test_attribute_size_refuses_rates_outside_0_to_1() -> None:
             expected_rate=Fraction(0), precision=Fraction(1), items=0, confidence=Fraction("0.9")
         )
     assert len(caught.value.problems) == 3
+
+
+def test_the_reproduction_recipe_in_docs_draws_the_same_sample() -> None:
+    # docs/sampling.md tells anyone how to redraw a sample without AuditCoach; keep it true.
+    doc = (Path(__file__).parents[2] / "docs" / "sampling.md").read_text()
+    recipe = doc.split("```python\n")[1].split("```")[0]
+    namespace: dict[str, Any] = {}
+    exec(recipe, namespace)
+    for seed in (0, 7, 123_456_789, 2**40):
+        for population, size, spares in ((10, 4, 2), (2000, 30, 5), (37, 36, 1)):
+            assert namespace["select"](seed, population, size, spares) == (
+                select_without_replacement(WichmannHill(seed), population, size, spares)
+            )
