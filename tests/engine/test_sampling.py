@@ -375,7 +375,11 @@ def test_hypergeometric_limits_bracket_the_projection_and_widen(
     limits = [hypergeometric_limits(population, sample, k, c) for c in CONFIDENCES]
     projected = Fraction(population * k, sample)
     for lower, upper in limits:
-        assert k <= lower <= projected <= upper <= population - (sample - k)
+        # integer limits bracket the projection to the nearest whole counts: a sample of
+        # nearly everything pins the count (N 149, n 146, k 1 at 90%: limits 1 and 1 around
+        # a projected 1.02), so not the fraction itself
+        assert k <= lower <= math.ceil(projected)
+        assert math.floor(projected) <= upper <= population - (sample - k)
     for (lo1, up1), (lo2, up2) in itertools.pairwise(limits):
         assert lo2 <= lo1
         assert up1 <= up2
@@ -390,6 +394,14 @@ def test_no_errors_and_all_errors() -> None:
     assert (none.lower_count, none.rate, none.projected) == (0, 0, 0)
     every = appraise_attribute([1] * 50, items=1000, confidence=Fraction("0.95"))
     assert every.upper_count == 1000
+
+
+def test_a_sample_of_nearly_everything_pins_the_count() -> None:
+    # N 149, n 146, k 1: the 3 unsampled items hold 0 to 3 more errors; at 90% the exact
+    # limits are 1 and 1 (brute force in test_hypergeometric_limits_are_their_definition's
+    # helper agrees), below and above the projected 149/146 = 1.02
+    assert hypergeometric_limits(149, 146, 1, Fraction("0.90")) == (1, 1)
+    assert brute_limits(149, 146, 1, Fraction("0.90")) == (1, 1)
 
 
 def test_a_census_pins_the_count() -> None:

@@ -148,7 +148,7 @@ class Command(BaseCommand):
         if problems or report is None:
             raise CommandError("the input was refused:\n" + "\n".join(problems), returncode=2)
         if options["json"]:
-            json.dump(report, sys.stdout, indent=1, ensure_ascii=False)
+            json.dump(report, sys.stdout, indent=1)
             sys.stdout.write("\n")
             return
         for key, value in report.items():
