@@ -151,6 +151,12 @@ def test_the_whole_frame_asked_for_is_taken_with_certainty(
     assert (stratum["size"], stratum["spares"]) == (10, [])
 
 
+def test_an_unclear_size_is_not_checked_against_the_strata() -> None:
+    # --sizes without --stratum-column: one clear problem, not also "no size for stratum ''"
+    message = refused("draw", FRAME10, "--sizes", "Medicare=2", "--seed", "1")
+    assert message.splitlines()[1:] == ["--sizes needs --stratum-column"]
+
+
 def test_a_bad_frame_lists_every_problem() -> None:
     message = refused("draw", FIXTURES / "bad_frame.csv", "--size", "2", "--seed", "1")
     assert "line 4: the item_id 'CLM-01' is also on line 2" in message
@@ -169,7 +175,7 @@ def test_bad_options_and_a_bad_frame_are_listed_together(tmp_path: Path) -> None
     assert "--spares must be a whole number 0 or more, got 'two'" in message
     assert "--seed must be a whole number 0 or more, got '-4'" in message
     assert "--sizes for 'x' must be a whole number 1 or more, got '0'" in message
-    assert "has no id column 'item_id' (its columns: 'id', 'coder')" in message
+    assert "has no id column 'item_id' in its header (its columns: 'id', 'coder')" in message
 
 
 @pytest.mark.parametrize(
@@ -379,3 +385,16 @@ def test_the_console_command_touches_no_database_and_exits_2_on_bad_input() -> N
     assert bad.stdout == ""
     assert "--universe must be a whole number 1 or more" in bad.stderr
     assert "line 5: the item_id 'S1' is also on line 2" in bad.stderr
+
+
+@pytest.mark.parametrize(
+    "value", ["1e5", "NaN", "Infinity", "1_000", "0x10", "1234567890123456", "--1"]
+)
+def test_values_that_are_not_plain_decimals_are_refused(tmp_path: Path, value: str) -> None:
+    file = tmp_path / "sample.csv"
+    file.write_text(f"item_id,value\nA,1.00\nB,{value}\n")
+    message = refused("appraise", file, "--universe", "100")
+    assert (
+        f"line 3: the value must be a number like 1432.10 (no $ or thousands separators), got {value!r}"
+        in message
+    )

@@ -129,7 +129,7 @@ def _column(header: list[str], name: str, what: str, problems: _Problems) -> int
     if name in header:
         return header.index(name)
     shown = ", ".join(repr(h) for h in header[:20])
-    problems.add(f"has no {what} column {name!r} (its columns: {shown})", 1)
+    problems.add(f"has no {what} column {name!r} in its header (its columns: {shown})")
     return None
 
 

@@ -165,6 +165,7 @@ class Command(BaseCommand):
     def _draw(self, options: dict[str, Any], problems: list[str]) -> dict[str, Any]:
         given = [o for o in ("size", "sizes", "proportional") if options[o] is not None]
         column: str | None = options["stratum_column"]
+        spec_ok = False  # sizes are checked against the strata only when they were asked clearly
         if len(given) != 1:
             problems.append("give exactly one of --size, --sizes and --proportional")
         elif given == ["size"] and column is not None:
@@ -173,6 +174,8 @@ class Command(BaseCommand):
             )
         elif given != ["size"] and column is None:
             problems.append(f"--{given[0]} needs --stratum-column")
+        else:
+            spec_ok = True
         spares = _whole(options["spares"], "--spares", problems)
         seed: int | None = None
         if options["seed"] is not None:
@@ -201,7 +204,11 @@ class Command(BaseCommand):
                 )
             except SamplingError as exc:
                 problems.extend(exc.problems)
-        if frame is None or (size is None and sizes is None and proportional is None):
+        if (
+            frame is None
+            or not spec_ok
+            or (size is None and sizes is None and proportional is None)
+        ):
             raise _Bad
         strata = {label: len(ids) for label, ids in frame.strata().items()}
         try:
