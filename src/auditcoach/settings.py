@@ -253,6 +253,8 @@ IMPORT_MAX_ARCHIVE_MEMBERS = env_int("IMPORT_MAX_ARCHIVE_MEMBERS", 1000)
 IMPORT_MAX_ENCOUNTER_ROWS = env_int("IMPORT_MAX_ENCOUNTER_ROWS", 1_000_000)
 IMPORT_MAX_CODE_ROWS = env_int("IMPORT_MAX_CODE_ROWS", 2_000_000)
 IMPORT_MAX_LINES_PER_VERSION = env_int("IMPORT_MAX_LINES_PER_VERSION", 500)
+# `auditcoach sample` reads a frame or sample file of at most this many bytes (docs/sampling.md).
+SAMPLE_MAX_FILE_BYTES = env_int("SAMPLE_MAX_FILE_BYTES", 256 * 1024 * 1024)
 # A running import job renews its lease in the cache every sixth of this; a job whose lease
 # is older was left by a worker that died (killed, out of memory, the machine restarted) and
 # is marked stalled (audits.services.import_jobs_reap). A job that finds another import
