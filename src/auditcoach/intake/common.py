@@ -124,6 +124,7 @@ class Tables:
         self.encounters: list[tuple[int, list[str]]] = [(0, list(ENCOUNTER_COLUMNS))]
         self.codes: list[tuple[int, list[str]]] = [(0, list(CODE_COLUMNS))]
         self.where: dict[tuple[int, str], Where] = {}
+        self.ids: dict[str, str] = {}  # encounter id → where it was first read, in words
 
     def encounter(self, row: int, values: dict[str, str], where: dict[str, Where]) -> None:
         self.encounters.append((row, [values.get(name, "") for name in ENCOUNTER_COLUMNS]))

@@ -40,7 +40,7 @@ _SEG_ID: Final = re.compile(r"[A-Z][A-Z0-9]{1,2}")
 _HCPCS: Final = re.compile(r"[A-Z][0-9]{4}")
 _WHOLE: Final = re.compile(r"([0-9]+)(?:\.0*)?")
 _ICD9: Final = {"BK", "BF", "BN", "BR", "BQ", "BJ", "PR"}
-_ENVELOPE_CHECKED: Final = re.compile(r"count|control", re.IGNORECASE)
+_ENVELOPE_CHECKED: Final = re.compile(r"count|control|does not match|trailer", re.IGNORECASE)
 
 _log = logging.getLogger("pyx12")
 _log.addHandler(logging.NullHandler())
@@ -557,6 +557,11 @@ def _finish(claim: _Claim, comp: str, problems: Collector, tables: Tables) -> No
     clm = claim.seg
     eid = clm.get(1)
     row = clm.pos
+    first = tables.ids.get(eid)
+    if first is not None and eid:
+        problems.add(clm.line, "CLM01", f"{clm.place()}: claim id {_shown(eid)} repeats the claim of {first}")
+        return
+    tables.ids[eid] = f"{clm.place()} on line {clm.line}"
     institutional = claim.kind == "I"
     where: dict[str, Where] = {
         "": (clm.line, "CLM", f"{clm.place()} claim {_shown(eid)}"),
