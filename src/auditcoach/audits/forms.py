@@ -23,12 +23,18 @@ from auditcoach.accounts.models import Organization
 from auditcoach.audits.models import Audit, CodeLine, Encounter, RootCause
 from auditcoach.audits.selectors import EncounterFilters
 from auditcoach.audits.services import AuditedLine
-from auditcoach.audits.uploads import safe_name, unpack_csv_zip, workbook_limits, zip_limits
+from auditcoach.audits.uploads import (
+    UPLOAD_SUFFIXES,
+    read_upload,
+    safe_name,
+    unpack_csv_zip,
+    zip_limits,
+)
 from auditcoach.engine import em as em_rules
 from auditcoach.engine.codes import normalize_code, normalize_modifiers, normalize_poa
 from auditcoach.engine.em import Leveling
 from auditcoach.engine.model import FINDING_KINDS, SYSTEM_GROUP
-from auditcoach.engine.workbook import Problem, Workbook, WorkbookError, read_workbook
+from auditcoach.engine.workbook import Problem, Workbook, WorkbookError
 from auditcoach.lib.safezip import ZipRefused, check_zip
 
 # --------------------------------------------------------------------------- code validators
@@ -378,7 +384,8 @@ class AuditListFilterForm(forms.Form):
 
 
 class AuditImportForm(forms.Form):
-    """An uploaded workbook (.xlsx, or .zip with encounters.csv and codes.csv), refused above
+    """An uploaded workbook (.xlsx, or .zip with encounters.csv and codes.csv) or claims file
+    (X12 837I/837P, FHIR Claims: docs/intake.md), refused above
     `IMPORT_MAX_UPLOAD_BYTES` and run through the zip guard (`lib.safezip`). Up to
     `IMPORT_CHECK_IN_REQUEST_BYTES` it is read and validated in full here (on a bad workbook
     `problems` lists every problem found); a larger one is only saved (`deferred`, the
@@ -386,8 +393,9 @@ class AuditImportForm(forms.Form):
 
     file = forms.FileField(
         label="Workbook",
-        help_text="An .xlsx with sheets “encounters” and “codes”, or a .zip holding "
-        "encounters.csv and codes.csv.",
+        help_text="An .xlsx with sheets “encounters” and “codes”, a .zip holding "
+        "encounters.csv and codes.csv, an X12 837I/837P file (.x12, .837, .edi, .txt) or FHIR "
+        "Claims (.json Bundle, .ndjson).",
     )
     name = forms.CharField(max_length=200, label="Audit name")
     cycle = forms.CharField(
@@ -424,8 +432,11 @@ class AuditImportForm(forms.Form):
     def clean_file(self) -> Workbook | None:
         upload: UploadedFile[bytes] = self.cleaned_data["file"]
         suffix = Path(upload.name or "").suffix.lower()
-        if suffix not in {".xlsx", ".zip"}:
-            raise ValidationError("Upload an .xlsx workbook or a .zip of the two CSV files.")
+        if suffix not in UPLOAD_SUFFIXES:
+            raise ValidationError(
+                "Upload an .xlsx workbook, a .zip of the two CSV files, an X12 837 file "
+                "(.x12, .837, .edi, .txt) or FHIR Claims (.json, .ndjson)."
+            )
         size = upload.size or 0
         cap = settings.IMPORT_MAX_UPLOAD_BYTES
         if size > cap:
@@ -443,19 +454,22 @@ class AuditImportForm(forms.Form):
             if suffix == ".xlsx":
                 path = root / safe_name(upload.name or "workbook.xlsx")
                 _save(upload, path)
-                if deferred:  # the zip guard now; the worker reads it (read_workbook)
+                if deferred:  # the zip guard now; the worker reads it (read_upload)
                     with path.open("rb") as handle:
                         if handle.read(2) != b"PK":
                             raise ValidationError(
                                 "Wrong file type: this is not a readable .xlsx workbook."
                             )
                     check_zip(path, zip_limits())
-            else:
+            elif suffix == ".zip":
                 path = _unzip_csvs(upload, root, stem=Path(upload.name or "workbook").stem)
+            else:  # an 837 or FHIR file: read by the claims intake (docs/intake.md)
+                path = root / safe_name(upload.name or "claims.x12", "claims.x12")
+                _save(upload, path)
             if deferred:
                 self.saved_path, self.deferred = path, True
                 return None
-            workbook = read_workbook(path, limits=workbook_limits())
+            workbook = read_upload(path)
         except ZipRefused as exc:
             shutil.rmtree(root, ignore_errors=True)
             raise ValidationError(exc.message, code="archive") from exc

@@ -52,7 +52,7 @@ from auditcoach.audits.selectors import (
     duplicate_encounters,
 )
 from auditcoach.audits.signals import audit_imported
-from auditcoach.audits.uploads import workbook_limits
+from auditcoach.audits.uploads import read_upload
 from auditcoach.coaching.models import Attachment, Comment, FindingEvent
 from auditcoach.codesets.knowledge import checker, grouper, pricing
 from auditcoach.education.models import EducationAssignment, FollowUpReview
@@ -60,7 +60,7 @@ from auditcoach.engine import model as em
 from auditcoach.engine.codes import format_modifiers
 from auditcoach.engine.compare import compare_encounter
 from auditcoach.engine.em import Leveling
-from auditcoach.engine.workbook import MAX_LISTED, Workbook, WorkbookError, read_workbook
+from auditcoach.engine.workbook import MAX_LISTED, Workbook, WorkbookError
 from auditcoach.library.models import FindingReference
 from auditcoach.overreads.models import CalibrationSet, Overread, OverreadLine
 
@@ -759,7 +759,7 @@ def import_job_run(*, job_id: int) -> ImportJob:
         cache.set(key, (done, total), timeout=24 * 3600)
 
     try:
-        workbook = read_workbook(Path(job.path), limits=workbook_limits())
+        workbook = read_upload(Path(job.path))
         if checking and _hold_checked(job, workbook):
             return job  # waits for a decision on its duplicates; the file is kept
         for attempt in range(1, IMPORT_RACE_ATTEMPTS + 1):

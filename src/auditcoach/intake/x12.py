@@ -559,7 +559,9 @@ def _finish(claim: _Claim, comp: str, problems: Collector, tables: Tables) -> No
     row = clm.pos
     first = tables.ids.get(eid)
     if first is not None and eid:
-        problems.add(clm.line, "CLM01", f"{clm.place()}: claim id {_shown(eid)} repeats the claim of {first}")
+        problems.add(
+            clm.line, "CLM01", f"{clm.place()}: claim id {_shown(eid)} repeats the claim of {first}"
+        )
         return
     tables.ids[eid] = f"{clm.place()} on line {clm.line}"
     institutional = claim.kind == "I"
