@@ -17,6 +17,7 @@ from django.core.management.base import CommandError
 from django.urls import reverse
 
 from auditcoach.accounts.models import Organization, User
+from auditcoach.auditlog.models import AuditLogEntry
 from auditcoach.audits.models import Audit, CodeLine, Encounter, Finding, ImportJob
 from tests.conftest import ClientFor
 
@@ -222,3 +223,20 @@ def test_cli_format_option(org: Organization, tmp_path: Path) -> None:
     _import(path, org, "Forced", format="fhir")
     audit = Audit.objects.get(organization=org, name="Forced")
     assert Encounter.objects.filter(audit=audit).count() == 3
+
+
+def test_a_claims_file_above_its_own_threshold_is_checked_by_the_worker(
+    client_for: ClientFor, auditor: User, org: Organization, settings: Any
+) -> None:
+    # pyx12 is slow: claims files have a lower in-request threshold than workbooks.
+    path = FIXTURES / "x12" / "837p_two_transactions.x12"
+    settings.IMPORT_CHECK_CLAIMS_IN_REQUEST_BYTES = path.stat().st_size - 1
+    client = client_for(auditor)
+    response = client.post(
+        reverse("audits:import", kwargs={"org_slug": org.slug}),
+        {"file": SimpleUploadedFile(path.name, path.read_bytes()), "name": "Deferred"},
+    )
+    assert response.status_code == 302
+    job = ImportJob.objects.get(organization=org, name="Deferred")
+    assert (job.status, job.encounters) == (ImportJob.Status.CHECKING, 0)
+    assert AuditLogEntry.objects.filter(action="import.check").count() == 1
