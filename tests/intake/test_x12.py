@@ -54,7 +54,6 @@ def test_837i_two_interchanges_every_field() -> None:
         _dx(5, "Z794"),
         CodeLine(system="HCPCS", seq=1, code="J1100", modifiers=frozenset({"JW"}), units=2),
     )
-    assert first.audited == ()
     # IP-1002 in the second interchange: the patient loop (HL 23) gives age and sex (born
     # 1980-06-20, F: 45 on 2026-02-15), not the subscriber's; ABN after the others; BBR
     # then BBQ; CPT 44970 with modifiers 59 and RT; CL103 06.

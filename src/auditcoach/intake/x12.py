@@ -140,7 +140,7 @@ def _segments(text: str, problems: Collector, limits: IntakeLimits) -> tuple[lis
             f"the ISA segment is cut short ({len(stripped)} of {_ISA_LEN} characters): the file is truncated",
         )
         return [], True
-    ele, rep, comp, term = stripped[3], stripped[82], stripped[104], stripped[105]
+    ele, comp, term = stripped[3], stripped[104], stripped[105]
     seps = {ele, comp, term}
     if len(seps) != 3 or any(c.isalnum() or c == " " for c in seps):
         problems.add(
@@ -151,7 +151,6 @@ def _segments(text: str, problems: Collector, limits: IntakeLimits) -> tuple[lis
             f"symbols, got {ele!r}, {comp!r} and {term!r}",
         )
         return [], True
-    del rep
     pieces = stripped.split(term)
     tail = pieces.pop()
     segs: list[_Seg] = []
