@@ -39,9 +39,7 @@ ARMS: dict[str, tuple[str, ...]] = {
 
 
 def _import(path: Path, org: Organization, audit: str, **options: Any) -> None:
-    call_command(
-        "import", str(path), org=org.slug, audit=audit, stdout=io.StringIO(), **options
-    )
+    call_command("import", str(path), org=org.slug, audit=audit, stdout=io.StringIO(), **options)
 
 
 def _snapshot(audits: list[Audit]) -> list[tuple[Any, ...]]:
