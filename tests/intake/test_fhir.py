@@ -8,6 +8,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from auditcoach.engine.model import CodeLine
 from auditcoach.engine.workbook import WorkbookError
@@ -96,3 +98,33 @@ def test_a_bad_code_is_reported_at_its_element() -> None:
     assert problem.row == 8
     assert problem.column == "Claim.diagnosis[0].diagnosisCodeableConcept"
     assert "letters and digits only" in problem.message
+
+
+_VALID = (FHIR / "claims_professional.ndjson").read_bytes()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=len(_VALID)),
+            st.integers(min_value=0, max_value=12),
+            st.sampled_from([b"", b"{", b"}", b'"', b",", b"\n", b"null", b"[", b"\xff", b"1e999"]),
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_damaged_fhir_is_a_problem_list_never_a_crash(edits: list[tuple[int, int, bytes]]) -> None:
+    data = _VALID
+    for at, cut, insert in edits:
+        data = data[:at] + insert + data[at + cut :]
+    problems = None
+    try:
+        book = read_fhir_text(data, label="fuzz.ndjson")
+    except WorkbookError as exc:
+        problems = exc.problems
+    if problems is None:
+        assert book.encounters
+    else:
+        assert problems

@@ -7,6 +7,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from auditcoach.engine.model import CodeLine
 from auditcoach.engine.workbook import WorkbookError, WorkbookLimits
@@ -251,3 +253,38 @@ def test_detect_format_sniffs_isa(tmp_path: Path) -> None:
     path.write_bytes((FIXTURES / "837p_two_transactions.x12").read_bytes())
     assert detect_format(path) == "x12"
     assert detect_format(tmp_path) == "workbook"
+
+
+_VALID = (FIXTURES / "837p_two_transactions.x12").read_bytes()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=len(_VALID)),
+            st.integers(min_value=0, max_value=12),
+            st.sampled_from([b"", b"~", b"*", b":", b"\n", b"ISA", b"SE*1*1", b"\xff", b"9"]),
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_a_damaged_837_is_a_problem_list_never_a_crash(
+    edits: list[tuple[int, int, bytes]],
+) -> None:
+    # Cut, splice and corrupt a valid file anywhere: the reader returns a workbook or
+    # raises WorkbookError with at least one problem, and nothing else.
+    data = _VALID
+    for at, cut, insert in edits:
+        data = data[:at] + insert + data[at + cut :]
+    problems = None
+    try:
+        book = read_x12_text(data, label="fuzz.x12")
+    except WorkbookError as exc:
+        problems = exc.problems
+    if problems is None:
+        assert book.encounters
+    else:
+        assert problems
+        assert all(p.sheet == "fuzz.x12" for p in problems)
