@@ -150,6 +150,15 @@ def test_one_line_file_and_a_bom_read_the_same() -> None:
     assert "segment 33 (SE)" in problem.message
 
 
+def test_a_line_break_as_segment_terminator() -> None:
+    text = (FIXTURES / "837p_two_transactions.x12").read_text().replace("~\n", "\n")
+    book = read_x12_text(text.encode(), label="lf.x12")
+    assert book.encounters == read_x12(FIXTURES / "837p_two_transactions.x12").encounters
+    with pytest.raises(WorkbookError) as caught:
+        read_x12_text(text.replace("DMG*D8*19620815", "DMG*D8*19621315").encode(), label="lf")
+    assert (caught.value.problems[0].row, caught.value.problems[0].column) == (18, "DMG02")
+
+
 # (file, column, line) of the first problem, worked out from each file.
 MALFORMED_CASES = {
     "se_count.x12": ("SE01", 32),

@@ -161,7 +161,7 @@ def _segments(text: str, problems: Collector, limits: IntakeLimits) -> tuple[lis
         body = piece.strip()
         lead = piece[: len(piece) - len(piece.lstrip())]
         seg_line = line + lead.count("\n")
-        line += piece.count("\n")
+        line += piece.count("\n") + (term == "\n")  # a line break may be the terminator
         if not body:
             continue  # a stray terminator, or a blank line between segments
         pos += 1
