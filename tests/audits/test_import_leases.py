@@ -133,14 +133,14 @@ def test_a_job_marked_stalled_while_it_still_ran_rolls_its_import_back(
     only slow (its job taken for stalled meanwhile) writes nothing, so the page's "stalled,
     nothing was written" stays true."""
     job = _job(org, auditor, tmp_path)
-    read = services.read_workbook
+    read = services.read_upload
 
     def read_then_lose_the_job(*args: Any, **kwargs: Any) -> Any:
         workbook = read(*args, **kwargs)
         ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.STALLED)
         return workbook
 
-    monkeypatch.setattr(services, "read_workbook", read_then_lose_the_job)
+    monkeypatch.setattr(services, "read_upload", read_then_lose_the_job)
     job = import_job_run(job_id=job.pk)
     assert job.status == ImportJob.Status.STALLED
     assert job.audit is None

@@ -303,10 +303,10 @@ def test_import_rejects_other_files_and_duplicate_names(
 ) -> None:
     client = client_for(auditor)
     response = client.post(
-        url("import"), {"file": SimpleUploadedFile("x.txt", b"a,b"), "name": "Worked"}
+        url("import"), {"file": SimpleUploadedFile("x.pdf", b"a,b"), "name": "Worked"}
     )
     page = text(response)
-    assert "Upload an .xlsx workbook, a .zip of the two CSV files, or a spreadsheet" in page
+    assert "Upload an .xlsx workbook, a .zip of the two CSV files, an X12 837 file" in page
     assert "An audit with this name already exists." in page
     response = client.post(url("import"), {"file": _zip({"codes.csv": b"x"}), "name": "New"})
     assert "The .zip has no encounters.csv." in text(response)

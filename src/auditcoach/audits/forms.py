@@ -24,12 +24,19 @@ from auditcoach.accounts.models import Organization
 from auditcoach.audits.models import Audit, CodeLine, Encounter, ImportMapping, RootCause
 from auditcoach.audits.selectors import EncounterFilters, import_mapping_for_columns
 from auditcoach.audits.services import AuditedLine
-from auditcoach.audits.uploads import safe_name, unpack_csv_zip, workbook_limits, zip_limits
+from auditcoach.audits.uploads import (
+    UPLOAD_SUFFIXES,
+    read_upload,
+    safe_name,
+    unpack_csv_zip,
+    workbook_limits,
+    zip_limits,
+)
 from auditcoach.engine import em as em_rules
 from auditcoach.engine.codes import normalize_code, normalize_modifiers, normalize_poa
 from auditcoach.engine.em import Leveling
 from auditcoach.engine.model import FINDING_KINDS, SYSTEM_GROUP
-from auditcoach.engine.workbook import Problem, Workbook, WorkbookError, read_workbook
+from auditcoach.engine.workbook import Problem, Workbook, WorkbookError
 from auditcoach.intake.mapping import (
     CODE_FIELDS,
     DATE_FORMATS,
@@ -399,7 +406,8 @@ class AuditListFilterForm(forms.Form):
 
 
 class AuditImportForm(forms.Form):
-    """An uploaded workbook (.xlsx, or .zip with encounters.csv and codes.csv), refused above
+    """An uploaded workbook (.xlsx, or .zip with encounters.csv and codes.csv) or claims file
+    (X12 837I/837P, FHIR Claims: docs/intake.md), refused above
     `IMPORT_MAX_UPLOAD_BYTES` and run through the zip guard (`lib.safezip`). Up to
     `IMPORT_CHECK_IN_REQUEST_BYTES` it is read and validated in full here (on a bad workbook
     `problems` lists every problem found); a larger one is only saved (`deferred`, the
@@ -407,8 +415,9 @@ class AuditImportForm(forms.Form):
 
     file = forms.FileField(
         label="Workbook",
-        help_text="An .xlsx with sheets “encounters” and “codes”, or a .zip holding "
-        "encounters.csv and codes.csv — or your own spreadsheet (.csv or .xlsx): you map "
+        help_text="An .xlsx with sheets “encounters” and “codes”, a .zip holding "
+        "encounters.csv and codes.csv, an X12 837I/837P file (.x12, .837, .edi, .txt), FHIR "
+        "Claims (.json Bundle, .ndjson) — or your own spreadsheet (.csv or .xlsx): you map "
         "its columns next.",
     )
     name = forms.CharField(max_length=200, label="Audit name")
@@ -453,9 +462,10 @@ class AuditImportForm(forms.Form):
     def clean_file(self) -> Workbook | None:
         upload: UploadedFile[bytes] = self.cleaned_data["file"]
         suffix = Path(upload.name or "").suffix.lower()
-        if suffix not in {".xlsx", ".zip", ".csv"}:
+        if suffix not in {*UPLOAD_SUFFIXES, ".csv"}:
             raise ValidationError(
-                "Upload an .xlsx workbook, a .zip of the two CSV files, or a spreadsheet "
+                "Upload an .xlsx workbook, a .zip of the two CSV files, an X12 837 file "
+                "(.x12, .837, .edi, .txt), FHIR Claims (.json, .ndjson), or a spreadsheet "
                 "(.csv or .xlsx) to map."
             )
         size = upload.size or 0
@@ -467,7 +477,10 @@ class AuditImportForm(forms.Form):
                 params={"size": f"{size / 2**20:,.1f}", "cap": f"{cap / 2**20:,.0f}"},
                 code="too_large",
             )
-        deferred = size > settings.IMPORT_CHECK_IN_REQUEST_BYTES
+        in_request = settings.IMPORT_CHECK_IN_REQUEST_BYTES
+        if suffix not in {".xlsx", ".zip", ".csv"}:  # claims: slower to validate (docs/intake.md)
+            in_request = min(in_request, settings.IMPORT_CHECK_CLAIMS_IN_REQUEST_BYTES)
+        deferred = size > in_request
         # Kept after validation: the background import reads it again (see ImportJob).
         root = Path(settings.MEDIA_ROOT) / "imports" / f"upload-{uuid.uuid4().hex}"
         root.mkdir(parents=True)
@@ -477,19 +490,22 @@ class AuditImportForm(forms.Form):
                 _save(upload, path)
                 if is_extract(path, limits=workbook_limits()):
                     return self._extract(path, root, deferred=deferred)
-                if deferred:  # the zip guard now; the worker reads it (read_workbook)
+                if deferred:  # the zip guard now; the worker reads it (read_upload)
                     with path.open("rb") as handle:
                         if handle.read(2) != b"PK":
                             raise ValidationError(
                                 "Wrong file type: this is not a readable .xlsx workbook."
                             )
                     check_zip(path, zip_limits())
-            else:
+            elif suffix == ".zip":
                 path = _unzip_csvs(upload, root, stem=Path(upload.name or "workbook").stem)
+            else:  # an 837 or FHIR file: read by the claims intake (docs/intake.md)
+                path = root / safe_name(upload.name or "claims.x12", "claims.x12")
+                _save(upload, path)
             if deferred:
                 self.saved_path, self.deferred = path, True
                 return None
-            workbook = read_workbook(path, limits=workbook_limits())
+            workbook = read_upload(path)
         except ZipRefused as exc:
             shutil.rmtree(root, ignore_errors=True)
             raise ValidationError(exc.message, code="archive") from exc

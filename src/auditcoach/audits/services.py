@@ -66,7 +66,7 @@ from auditcoach.audits.selectors import (
     duplicate_encounters,
 )
 from auditcoach.audits.signals import audit_imported
-from auditcoach.audits.uploads import workbook_limits
+from auditcoach.audits.uploads import read_upload, workbook_limits
 from auditcoach.coaching.models import Attachment, Comment, FindingEvent
 from auditcoach.codesets.knowledge import checker, grouper, pricing
 from auditcoach.education.models import EducationAssignment, FollowUpReview
@@ -74,7 +74,7 @@ from auditcoach.engine import model as em
 from auditcoach.engine.codes import format_modifiers
 from auditcoach.engine.compare import compare_encounter
 from auditcoach.engine.em import Leveling
-from auditcoach.engine.workbook import MAX_LISTED, Workbook, WorkbookError, read_workbook
+from auditcoach.engine.workbook import MAX_LISTED, Workbook, WorkbookError
 from auditcoach.intake.mapping import (
     MappingSpec,
     columns_key,
@@ -1299,7 +1299,7 @@ def import_job_read(job: ImportJob) -> Workbook:
     the job's column mapping. Raises WorkbookError."""
     if job.mapping:
         return read_mapped(Path(job.path), spec_from_dict(job.mapping), limits=workbook_limits())
-    return read_workbook(Path(job.path), limits=workbook_limits())
+    return read_upload(Path(job.path))
 
 
 def _hold_checked(job: ImportJob, workbook: Workbook) -> bool:

@@ -1,18 +1,24 @@
-"""Uploaded workbooks: the import caps of the settings (`IMPORT_MAX_*`, docs/uploads.md)
-as the plain limits the workbook reader and the zip guard take, and the unpacking of a
-.zip of the two CSV files (the upload form and `auditcoach import` share it)."""
+"""Uploaded workbooks and claims files: the import caps of the settings (`IMPORT_MAX_*`,
+docs/uploads.md) as the plain limits the readers and the zip guard take, the unpacking of a
+.zip of the two CSV files, and `read_upload`, the one reader of every format (the upload
+form, its background job, `auditcoach import` and `auditcoach convert` share them)."""
 
 from __future__ import annotations
 
 import re
+import tempfile
 from pathlib import Path, PurePosixPath
 
 from django.conf import settings
 
-from auditcoach.engine.workbook import WorkbookLimits
+from auditcoach.engine.workbook import Problem, Workbook, WorkbookError, WorkbookLimits
+from auditcoach.intake import IntakeLimits, read_intake
+from auditcoach.intake.common import Format
 from auditcoach.lib.safezip import ZipLimits, ZipRefused, check_zip, copy_member, open_zip
 
 CSV_NAMES = ("encounters.csv", "codes.csv")
+UPLOAD_SUFFIXES = (".xlsx", ".zip", ".x12", ".837", ".edi", ".txt", ".json", ".ndjson")
+"""The file names the upload page takes: workbooks, X12 837 files, FHIR Claims."""
 
 
 def safe_name(name: str, default: str = "workbook.xlsx") -> str:
@@ -70,3 +76,24 @@ def workbook_limits() -> WorkbookLimits:
         max_lines_per_version=settings.IMPORT_MAX_LINES_PER_VERSION,
         zip=zip_limits(),
     )
+
+
+def intake_limits() -> IntakeLimits:
+    """The claims readers' limits: a claims file may be as large as an upload."""
+    return IntakeLimits(max_bytes=settings.IMPORT_MAX_UPLOAD_BYTES, workbook=workbook_limits())
+
+
+def read_upload(path: Path, *, format: Format | None = None) -> Workbook:
+    """Any importable file at `path`, validated: a workbook (.xlsx, CSV folder, or a .zip of
+    the two CSV files, unpacked through the zip guard), an X12 837 or FHIR Claims (detected
+    from the name and first bytes unless `format` is given). Raises WorkbookError listing
+    every problem; a refused .zip is one problem."""
+    path = Path(path)
+    if path.is_file() and path.suffix.lower() == ".zip" and format in (None, "workbook"):
+        with tempfile.TemporaryDirectory(prefix="auditcoach-import-") as tmp:
+            try:
+                folder = unpack_csv_zip(path, Path(tmp) / "workbook")
+            except ZipRefused as exc:
+                raise WorkbookError([Problem(path.name, None, None, exc.message)]) from exc
+            return read_intake(folder, format="workbook", limits=intake_limits())
+    return read_intake(path, format=format, limits=intake_limits())

@@ -1,8 +1,11 @@
 """`auditcoach import PATH --org SLUG --audit NAME [--cycle LABEL] [--released]
-[--allow-duplicates] [--mapping NAME]`.
+[--allow-duplicates] [--format workbook|x12|fhir] [--mapping NAME]`.
 
-With `--mapping NAME`, PATH is a spreadsheet of the organization's own columns read
-through its saved column mapping of that name (exit 2 when there is none).
+PATH is an audit workbook (.xlsx, a CSV folder, a .zip of the two CSV files), an X12 837I /
+837P file (.x12, .837, .edi, .txt, or any file starting with ISA) or FHIR Claims (.json,
+.ndjson); `--format` overrides the detection (docs/intake.md). With `--mapping NAME`, PATH
+is a spreadsheet of the organization's own columns read through its saved column mapping of
+that name (exit 2 when there is none).
 
 Encounters whose id another audit of the organization already has are listed (the first
 20 and a count) and nothing is imported (exit 2) unless `--allow-duplicates` is given.
@@ -11,7 +14,6 @@ While another import writes into the organization (on SQLite: anywhere), it exit
 """
 
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -33,10 +35,11 @@ from auditcoach.audits.services import (
     audit_import,
     duplicates_summary,
 )
-from auditcoach.audits.uploads import unpack_csv_zip, workbook_limits
-from auditcoach.engine.workbook import Workbook, WorkbookError, read_workbook
+from auditcoach.audits.uploads import read_upload, workbook_limits
+from auditcoach.engine.workbook import Workbook, WorkbookError
+from auditcoach.intake import FORMATS, detect_format
+from auditcoach.intake.common import Format
 from auditcoach.intake.mapping import MappingInvalid, read_mapped, spec_from_dict
-from auditcoach.lib.safezip import ZipRefused
 
 
 class Command(BaseCommand):
@@ -66,6 +69,12 @@ class Command(BaseCommand):
             action="store_true",
             help="import even when encounter ids repeat another audit of the organization",
         )
+        parser.add_argument(
+            "--format",
+            choices=FORMATS,
+            default=None,
+            help="the file's format (default: detected from its name and first bytes)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -81,9 +90,14 @@ class Command(BaseCommand):
             )
         started = time.monotonic()
         if options["mapping"] is not None:
+            if options["format"] is not None:
+                raise CommandError(
+                    "--mapping reads a spreadsheet through a saved mapping; leave out --format",
+                    returncode=2,
+                )
             workbook = _read_mapped(Path(options["path"]), organization, options["mapping"])
         else:
-            workbook = _read(Path(options["path"]))
+            workbook = _read(Path(options["path"]), options["format"])
         duplicates = duplicate_encounters(
             organization=organization, external_ids=(e.encounter_id for e in workbook.encounters)
         )
@@ -166,21 +180,12 @@ def _read_mapped(path: Path, organization: Organization, name: str) -> Workbook:
         ) from exc
 
 
-def _read(path: Path) -> Workbook:
-    """The workbook at `path` (.xlsx, folder, or a .zip of the two CSV files, unpacked
-    through the zip guard into a temporary folder), or exit 2 with every problem."""
+def _read(path: Path, format: Format | None = None) -> Workbook:
+    """The workbook or claims file at `path`, validated, or exit 2 with every problem."""
     try:
-        if path.suffix.lower() == ".zip" and path.is_file():
-            with tempfile.TemporaryDirectory(prefix="auditcoach-import-") as tmp:
-                folder = unpack_csv_zip(path, Path(tmp) / "workbook")
-                return read_workbook(folder, limits=workbook_limits())
-        return read_workbook(path, limits=workbook_limits())
-    except ZipRefused as exc:
-        raise CommandError(
-            f"the workbook was rejected; nothing was imported:\n{path.name}: {exc.message}",
-            returncode=2,
-        ) from exc
+        return read_upload(path, format=format)
     except WorkbookError as exc:
+        what = "workbook" if (format or detect_format(path)) in ("workbook", None) else "file"
         raise CommandError(
-            f"the workbook was rejected; nothing was imported:\n{exc}", returncode=2
+            f"the {what} was rejected; nothing was imported:\n{exc}", returncode=2
         ) from exc
