@@ -38,6 +38,7 @@ from auditcoach.accounts.permissions import (
 )
 from auditcoach.accounts.selectors_rosters import person_labels
 from auditcoach.auditlog.services import log_view
+from auditcoach.audits import exports as audit_exports
 from auditcoach.audits import score_settings, selectors
 from auditcoach.audits.blinding import blind_review_url
 from auditcoach.audits.forms import (
@@ -106,6 +107,7 @@ from auditcoach.engine.scoring import (
 from auditcoach.engine.scoring import headline as scoring_headline
 from auditcoach.engine.scoring import scores as scores_of
 from auditcoach.engine.stats import Proportion
+from auditcoach.exports import export_control, export_format, export_response, in_chunks
 from auditcoach.library import selectors as library_selectors
 
 AUDIT_READ_ROLES: Final = tuple(r for r in READ_ROLES if r != Role.CODER)
@@ -638,7 +640,7 @@ def audit_detail(request: OrgRequest, org_slug: str, audit_id: UUID) -> HttpResp
 
 @require_role(*AUDIT_READ_ROLES)
 @require_safe
-def encounter_list_view(request: OrgRequest, org_slug: str, audit_id: UUID) -> HttpResponse:
+def encounter_list_view(request: OrgRequest, org_slug: str, audit_id: UUID) -> HttpResponseBase:
     organization = request.organization
     audit = selectors.audit_get(organization=organization, public_id=audit_id)
     form = EncounterFilterForm(
@@ -647,6 +649,17 @@ def encounter_list_view(request: OrgRequest, org_slug: str, audit_id: UUID) -> H
     )
     filters = form.filters() if request.GET else selectors.EncounterFilters()
     queryset = selectors.encounter_list(organization=organization, audit=audit, filters=filters)
+    if export_format(request):
+        return export_response(
+            request,
+            list_name=f"encounters-{audit.name}",
+            title="Encounters",
+            columns=audit_exports.ENCOUNTER_COLUMNS,
+            rows=in_chunks(queryset),
+            count=queryset.count(),
+            obj_type="audit",
+            obj_id=str(audit.public_id),
+        )
     page = Paginator(queryset, ENCOUNTERS_PER_PAGE).get_page(request.GET.get("page"))
     rows = list(page.object_list)
     for row in rows:
@@ -662,6 +675,7 @@ def encounter_list_view(request: OrgRequest, org_slug: str, audit_id: UUID) -> H
         "filtered": any(getattr(filters, f) for f in filters.__dataclass_fields__),
         "query": query.urlencode(),
         "list_url": _audit_url("encounters", request, audit_id=audit.public_id),
+        "export": export_control(request),
     }
     template = "audits/encounters.html#results" if _is_htmx(request) else "audits/encounters.html"
     return render(request, template, context)
