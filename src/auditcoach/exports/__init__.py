@@ -18,7 +18,7 @@ GET form that carries the screen's current filters as hidden fields.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Final
 
 from django.core.exceptions import PermissionDenied
@@ -143,11 +143,15 @@ def export_response[T](
     return response
 
 
-def in_chunks[T](rows: Iterable[T], decorate: Any = None, size: int = CHUNK) -> Iterator[T]:
+def in_chunks(
+    rows: Iterable[Any],
+    decorate: Callable[[list[Any]], Iterable[Any]] | None = None,
+    size: int = CHUNK,
+) -> Iterator[Any]:
     """Rows of a queryset `size` at a time, each chunk passed to `decorate(list)` first (the
     screen's own decoration of a page), so a 100k-row export never holds them all."""
     iterator = rows.iterator(chunk_size=size) if hasattr(rows, "iterator") else iter(rows)
-    chunk: list[T] = []
+    chunk: list[Any] = []
     for row in iterator:
         chunk.append(row)
         if len(chunk) == size:

@@ -11,7 +11,7 @@ The rules (docs/exports.md):
 - Cell kinds: text, integer, decimal, money, date, datetime, percent. XLSX cells carry the
   type (a date is a date with the format `yyyy-mm-dd`, money a number with a currency
   format, a percent a fraction with `0.0%`); CSV writes ISO dates (`2026-12-03`), datetimes
-  as `2026-12-03 14:05` in the given time zone, money and decimals as plain numbers
+  as `2026-12-03 14:05` in the given time zone (XLSX: to the second), money and decimals as plain numbers
   (`-1234.50`, no currency sign so spreadsheets read a number), percents as `87.5%`.
 - An empty value (None) is an empty cell in both.
 - Formula-looking text is neutralised (OWASP "CSV injection"): a text cell whose first
@@ -120,7 +120,9 @@ def cell_value[T](column: Column[T], row: T, *, accounts: bool, tz: dt.tzinfo = 
         case Kind.DATETIME:
             if not isinstance(value, dt.datetime):
                 raise TypeError(f"{column.header}: a datetime column got {value!r}")
-            return _naive(value, tz)
+            # To the second: the screens show minutes, and Excel's serial dates round
+            # microseconds away anyway.
+            return _naive(value, tz).replace(microsecond=0)
         case Kind.DATE:
             if isinstance(value, dt.datetime):
                 return _naive(value, tz).date()
