@@ -61,7 +61,13 @@ def read_xlsx(response: Any) -> list[list[Any]]:
 
 def read_xlsx_bytes(data: bytes) -> list[list[Any]]:
     book = CalamineWorkbook.from_filelike(io.BytesIO(data))
-    return book.get_sheet_by_index(0).to_python(skip_empty_area=False)
+    rows = book.get_sheet_by_index(0).to_python(skip_empty_area=False)
+    return [[_digits(v) for v in row] for row in rows]
+
+
+def _digits(value: Any) -> Any:
+    # Excel keeps 15 significant digits of a number (openpyxl writes 16): compare at that.
+    return float(f"{value:.15g}") if isinstance(value, float) else value
 
 
 def number_formats(data: bytes) -> dict[str, str]:
@@ -112,6 +118,6 @@ def as_cells(value: Any) -> Any:
         return ""
     if isinstance(value, bool):
         return value
-    if isinstance(value, int | Decimal):
-        return float(value)
+    if isinstance(value, int | Decimal | float):
+        return _digits(float(value))
     return value

@@ -14,7 +14,7 @@ from auditcoach.lib.exports import Column, Kind
 type Row = dict[str, Any]
 
 
-def finding_columns(get: Callable[[Row], Finding]) -> list[Column[Row]]:
+def finding_columns[R](get: Callable[[R], Finding]) -> list[Column[R]]:
     """A finding's codes as `coaching/_codes.html` shows them, one column per part."""
     return [
         Column("Kind", lambda r: get(r).kind),

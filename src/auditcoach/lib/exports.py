@@ -116,7 +116,9 @@ def cell_value[T](column: Column[T], row: T, *, accounts: bool, tz: dt.tzinfo = 
         case Kind.INTEGER:
             return int(value)
         case Kind.DECIMAL | Kind.MONEY | Kind.PERCENT:
-            return value if isinstance(value, Decimal) else Decimal(str(value))
+            # Floats stay floats: Excel's numbers are doubles, and a round trip through
+            # Decimal would print them to fewer digits than they have.
+            return value if isinstance(value, Decimal | float | int) else Decimal(str(value))
         case Kind.DATETIME:
             if not isinstance(value, dt.datetime):
                 raise TypeError(f"{column.header}: a datetime column got {value!r}")
@@ -140,9 +142,9 @@ def csv_text(kind: Kind, value: Any) -> str:
         case Kind.TEXT:
             return neutralise(str(value))
         case Kind.MONEY:
-            return f"{Decimal(value).quantize(Decimal('0.01'))}"
+            return f"{Decimal(str(value)).quantize(Decimal('0.01'))}"
         case Kind.PERCENT:
-            pct = (Decimal(value) * 100).quantize(Decimal("0.1"))
+            pct = (Decimal(str(value)) * 100).quantize(Decimal("0.1"))
             return f"{pct}%"
         case Kind.DATETIME:
             return f"{value:%Y-%m-%d %H:%M}"
