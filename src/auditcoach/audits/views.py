@@ -570,13 +570,25 @@ def audit_unarchive_view(request: OrgRequest, org_slug: str, audit_id: UUID) -> 
 
 @require_role(*AUDIT_READ_ROLES)
 @require_safe
-def audit_detail(request: OrgRequest, org_slug: str, audit_id: UUID) -> HttpResponse:
+def audit_detail(request: OrgRequest, org_slug: str, audit_id: UUID) -> HttpResponseBase:
     organization = request.organization
     audit = selectors.audit_get(organization=organization, public_id=audit_id)
     totals = selectors.score_totals(
         selectors.scored_encounters(organization=organization, audit=audit)
     )
     scores = scores_of(totals)
+    if export_format(request):
+        score_rows = score_rows_of(scores)
+        return export_response(
+            request,
+            list_name=f"summary-{audit.name}",
+            title="Scores",
+            columns=audit_exports.SCORE_COLUMNS,
+            rows=score_rows,
+            count=len(score_rows),
+            obj_type="audit",
+            obj_id=str(audit.public_id),
+        )
     kinds = selectors.finding_kind_counts(organization=organization, audit=audit)
     patterns = selectors.finding_counts(organization=organization, audit=audit)
     encounters_url = _audit_url("encounters", request, audit_id=audit.public_id)
@@ -631,6 +643,7 @@ def audit_detail(request: OrgRequest, org_slug: str, audit_id: UUID) -> HttpResp
         "can_manage": has_role(request.membership, MANAGE_ROLES),
         "can_delete": has_role(request.membership, AUDIT_WRITE_ROLES)
         and not selectors.audit_ever_released(audit=audit),
+        "export": export_control(request),
     }
     return render(request, "audits/detail.html", context)
 
