@@ -4,6 +4,7 @@ from typing import Any
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from auditcoach.accounts.models import User
 from auditcoach.audits.models import Audit
@@ -42,6 +43,11 @@ def codes(f: Any) -> list[Any]:
     ]
 
 
+def wall(at: Any) -> Any:
+    """A datetime as the export writes it: wall time of the installation, to the second."""
+    return timezone.localtime(at).replace(tzinfo=None, microsecond=0)
+
+
 def ageing_row(row: dict[str, Any], *, accounts: bool) -> list[Any]:
     f = row["finding"]
     coder = f.encounter.coder
@@ -50,7 +56,7 @@ def ageing_row(row: dict[str, Any], *, accounts: bool) -> list[Any]:
         coder.label if coder else "",
         *codes(f),
         row["waiting"],
-        f.released_at.replace(tzinfo=None, microsecond=0),
+        wall(f.released_at),
         row["age_days"],
         "Overdue" if row["overdue"] else "",
     ]
@@ -92,7 +98,7 @@ def test_ageing_csv_with_account_numbers(
     rows = read_csv(client.get(url("ageing"), {"export": "csv", "accounts": "1"}))
     assert [r[0] for r in rows[1:]] == [row["finding"].encounter.external_id for row in shown]
     assert [r[10] for r in rows[1:]] == [
-        f"{row['finding'].released_at:%Y-%m-%d %H:%M}" for row in shown
+        f"{timezone.localtime(row['finding'].released_at):%Y-%m-%d %H:%M}" for row in shown
     ]
     assert [r[11] for r in rows[1:]] == [str(row["age_days"]) for row in shown]
 
@@ -108,7 +114,7 @@ def dispute_row(row: dict[str, Any]) -> list[Any]:
         f.rationale,
         event.get_kind_display() if event else "",
         event.actor_name if event else "",
-        event.at.replace(tzinfo=None, microsecond=0) if event else "",
+        wall(event.at) if event else "",
         event.text if event else "",
         "; ".join(r["citation"] for r in refs),
     ]
