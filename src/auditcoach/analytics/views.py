@@ -22,10 +22,12 @@ from django.views.decorators.http import require_POST, require_safe
 from auditcoach.accounts.models import Role
 from auditcoach.accounts.permissions import ANALYTICS_ROLES, OrgRequest, has_role, require_role
 from auditcoach.analytics import dashboard, selectors, services
+from auditcoach.analytics import exports as analytics_exports
 from auditcoach.analytics.forms import FILTER_FIELDS, FilterForm, filter_query
 from auditcoach.analytics.models import DashboardView
 from auditcoach.audits.models import Finding, RootCause
 from auditcoach.coaching.views import code_text
+from auditcoach.exports import export_control, export_format, export_response, in_chunks
 
 FINDINGS_PER_PAGE: Final = 50
 DRILL_TEXT = ("cycle", "pattern", "topic", "kind", "group", "root_cause")
@@ -81,19 +83,33 @@ def _describe(drill: selectors.Drill) -> list[str]:
     return words
 
 
+def _with_codes(rows: list[Finding]) -> list[Finding]:
+    """The findings with their codes as coders write them (the page's and the export's)."""
+    for f in rows:
+        f.original_text = code_text(f.group, f.original_code)  # type: ignore[attr-defined]
+        f.audited_text = code_text(f.group, f.audited_code)  # type: ignore[attr-defined]
+    return rows
+
+
 @require_role(*ANALYTICS_ROLES)
 @require_safe
-def findings(request: OrgRequest, org_slug: str) -> HttpResponse:
+def findings(request: OrgRequest, org_slug: str) -> HttpResponseBase:
     """The findings behind a chart mark: the dashboard's filters plus the mark's own."""
     form = filter_form(request)
     filters = form.metric_filters()
     drill = _drill(request)
     qs = selectors.drill_findings(organization=request.organization, filters=filters, drill=drill)
+    if export_format(request):
+        return export_response(
+            request,
+            list_name="findings",
+            title="Findings",
+            columns=analytics_exports.FINDING_COLUMNS,
+            rows=in_chunks(qs, _with_codes),
+            count=qs.count(),
+        )
     page = Paginator(qs, FINDINGS_PER_PAGE).get_page(request.GET.get("page"))
-    rows: list[Finding] = list(page.object_list)
-    for f in rows:
-        f.original_text = code_text(f.group, f.original_code)  # type: ignore[attr-defined]
-        f.audited_text = code_text(f.group, f.audited_code)  # type: ignore[attr-defined]
+    rows = _with_codes(list(page.object_list))
     extra = {name: getattr(drill, name) for name in DRILL_TEXT}
     extra |= {name: "1" for name in DRILL_FLAGS if getattr(drill, name)}
     context = {
@@ -104,6 +120,7 @@ def findings(request: OrgRequest, org_slug: str) -> HttpResponse:
         "query": filter_query(filters, **extra),
         "dashboard_query": filter_query(filters),
         "described": _describe(drill),
+        "export": export_control(request),
     }
     return render(request, "analytics/findings.html", context)
 
@@ -220,7 +237,7 @@ def dashboard_delete(request: OrgRequest, org_slug: str, view_id: UUID) -> HttpR
 
 @require_role(*ANALYTICS_ROLES)
 @require_safe
-def encounters(request: OrgRequest, org_slug: str) -> HttpResponse:
+def encounters(request: OrgRequest, org_slug: str) -> HttpResponseBase:
     """The released encounters behind a count (the filters, and a cycle)."""
     form = filter_form(request)
     filters = form.metric_filters()
@@ -231,6 +248,15 @@ def encounters(request: OrgRequest, org_slug: str) -> HttpResponse:
     qs = qs.select_related("coder__user", "audit", "provider", "facility").order_by(
         "-cycle", "external_id"
     )
+    if export_format(request):
+        return export_response(
+            request,
+            list_name="encounters",
+            title="Encounters",
+            columns=analytics_exports.ENCOUNTER_COLUMNS,
+            rows=in_chunks(qs),
+            count=qs.count(),
+        )
     page = Paginator(qs, FINDINGS_PER_PAGE).get_page(request.GET.get("page"))
     context = {
         "nav": "analytics",
@@ -239,5 +265,6 @@ def encounters(request: OrgRequest, org_slug: str) -> HttpResponse:
         "cycle": cycle,
         "query": filter_query(filters, cycle=cycle),
         "dashboard_query": filter_query(filters),
+        "export": export_control(request),
     }
     return render(request, "analytics/encounters.html", context)

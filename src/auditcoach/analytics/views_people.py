@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 from uuid import UUID
 
 from django.http import Http404, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -31,6 +32,7 @@ from auditcoach.accounts.permissions import (
 )
 from auditcoach.accounts.selectors import coder_for_user
 from auditcoach.analytics import charts
+from auditcoach.analytics import exports as analytics_exports
 from auditcoach.analytics.documentation import DOCUMENTATION, documentation_report
 from auditcoach.analytics.forms import FilterForm, filter_query
 from auditcoach.analytics.scorecard import (
@@ -43,6 +45,7 @@ from auditcoach.analytics.scorecard import (
 from auditcoach.analytics.selectors import MetricFilters
 from auditcoach.audits.views import ScoreCell
 from auditcoach.engine.stats import Proportion
+from auditcoach.exports import export_control, export_format, export_response
 from auditcoach.library.selectors import topic_labels
 
 TREND_WORDS: Final = {
@@ -95,16 +98,17 @@ class Links:
 
 @require_role(*ANALYTICS_ROLES)
 @require_safe
-def coders(request: OrgRequest, org_slug: str) -> HttpResponse:
+def coders(request: OrgRequest, org_slug: str) -> HttpResponseBase:
     """Every coder on one line: accuracy (pooled and latest cycle), repeats, trend,
     education; each links to the coder's scorecard."""
     form = FilterForm(request.GET or None, organization=request.organization)
     filters = form.metric_filters()
     link = Links(request, filters)
-    rows = []
-    for s in coder_summaries(
+    summaries = coder_summaries(
         organization=request.organization, today=timezone.localdate(), filters=filters
-    ):
+    )
+    rows = []
+    for s in summaries:
         rows.append(
             {
                 "s": s,
@@ -124,7 +128,22 @@ def coders(request: OrgRequest, org_slug: str) -> HttpResponse:
                 "repeat": ScoreCell(s.latest_repeat_rate),
             }
         )
-    context = {"nav": "coders", "form": form, "rows": rows, "filtered": filters != MetricFilters()}
+    if export_format(request):
+        return export_response(
+            request,
+            list_name="coders",
+            title="Coders",
+            columns=analytics_exports.CODER_COLUMNS,
+            rows=summaries,
+            count=len(rows),
+        )
+    context = {
+        "nav": "coders",
+        "form": form,
+        "rows": rows,
+        "filtered": filters != MetricFilters(),
+        "export": export_control(request),
+    }
     return render(request, "analytics/coders.html", context)
 
 
@@ -256,7 +275,7 @@ def _scorecard_context(request: OrgRequest, card: Scorecard, *, own: bool) -> di
 
 @require_role(*READ_ROLES)
 @require_safe
-def scorecard(request: OrgRequest, org_slug: str, coder_id: UUID) -> HttpResponse:
+def scorecard(request: OrgRequest, org_slug: str, coder_id: UUID) -> HttpResponseBase:
     """One coder's scorecard, for the analytics roles. A coder gets a 404 for any coder
     (their own included: theirs is at `me/`), as for any object they may not see."""
     if request.membership.role == Role.CODER:
@@ -271,7 +290,25 @@ def scorecard(request: OrgRequest, org_slug: str, coder_id: UUID) -> HttpRespons
     card = coder_scorecard(
         organization=request.organization, coder=coder, today=timezone.localdate()
     )
-    context = {"nav": "coders", **_scorecard_context(request, card, own=False)}
+    if export_format(request):
+        lines = analytics_exports.pattern_lines(
+            card, topic_labels(organization=request.organization)
+        )
+        return export_response(
+            request,
+            list_name=f"patterns-{coder.name}",
+            title="Top patterns",
+            columns=analytics_exports.pattern_columns(card),
+            rows=lines,
+            count=len(lines),
+            obj_type="coder",
+            obj_id=str(coder.public_id),
+        )
+    context = {
+        "nav": "coders",
+        **_scorecard_context(request, card, own=False),
+        "export": export_control(request),
+    }
     return render(request, "analytics/scorecard.html", context)
 
 
@@ -295,11 +332,23 @@ def my_scorecard(request: OrgRequest, org_slug: str) -> HttpResponse:
 
 @require_role(*ANALYTICS_ROLES)
 @require_safe
-def documentation(request: OrgRequest, org_slug: str) -> HttpResponse:
+def documentation(request: OrgRequest, org_slug: str) -> HttpResponseBase:
     """Documentation patterns for CDI: providers and topics of DOCUMENTATION findings."""
     form = FilterForm(request.GET or None, organization=request.organization)
     filters = form.metric_filters()
     report = documentation_report(organization=request.organization, filters=filters)
+    if export_format(request):
+        doc_lines = analytics_exports.doc_lines(
+            report, topic_labels(organization=request.organization)
+        )
+        return export_response(
+            request,
+            list_name="documentation",
+            title="Documentation",
+            columns=analytics_exports.doc_columns(report),
+            rows=doc_lines,
+            count=len(doc_lines),
+        )
     link = Links(request, filters)
 
     def href(provider: str | None = "", topic: str = "", cycle: str = "") -> str:
@@ -400,5 +449,6 @@ def documentation(request: OrgRequest, org_slug: str) -> HttpResponse:
         "topics": topics,
         "matrix": matrix,
         "topic_labels": topic_labels(organization=request.organization),
+        "export": export_control(request),
     }
     return render(request, "analytics/documentation.html", context)

@@ -40,6 +40,7 @@ from auditcoach.accounts.permissions import (
 )
 from auditcoach.accounts.selectors_rosters import person_labels
 from auditcoach.auditlog.services import log_view
+from auditcoach.audits import exports as audit_exports
 from auditcoach.audits import score_settings, selectors
 from auditcoach.audits.blinding import blind_review_url
 from auditcoach.audits.forms import (
@@ -126,6 +127,7 @@ from auditcoach.engine.scoring import headline as scoring_headline
 from auditcoach.engine.scoring import scores as scores_of
 from auditcoach.engine.stats import Proportion
 from auditcoach.engine.workbook import MAX_LISTED, Problem, WorkbookError
+from auditcoach.exports import export_control, export_format, export_response, in_chunks
 from auditcoach.intake.mapping import (
     MappingInvalid,
     MappingSpec,
@@ -844,13 +846,25 @@ def audit_unarchive_view(request: OrgRequest, org_slug: str, audit_id: UUID) -> 
 
 @require_role(*AUDIT_READ_ROLES)
 @require_safe
-def audit_detail(request: OrgRequest, org_slug: str, audit_id: UUID) -> HttpResponse:
+def audit_detail(request: OrgRequest, org_slug: str, audit_id: UUID) -> HttpResponseBase:
     organization = request.organization
     audit = selectors.audit_get(organization=organization, public_id=audit_id)
     totals = selectors.score_totals(
         selectors.scored_encounters(organization=organization, audit=audit)
     )
     scores = scores_of(totals)
+    if export_format(request):
+        score_rows = score_rows_of(scores)
+        return export_response(
+            request,
+            list_name=f"summary-{audit.name}",
+            title="Scores",
+            columns=audit_exports.SCORE_COLUMNS,
+            rows=score_rows,
+            count=len(score_rows),
+            obj_type="audit",
+            obj_id=str(audit.public_id),
+        )
     kinds = selectors.finding_kind_counts(organization=organization, audit=audit)
     patterns = selectors.finding_counts(organization=organization, audit=audit)
     encounters_url = _audit_url("encounters", request, audit_id=audit.public_id)
@@ -905,6 +919,7 @@ def audit_detail(request: OrgRequest, org_slug: str, audit_id: UUID) -> HttpResp
         "can_manage": has_role(request.membership, MANAGE_ROLES),
         "can_delete": has_role(request.membership, AUDIT_WRITE_ROLES)
         and not selectors.audit_ever_released(audit=audit),
+        "export": export_control(request),
     }
     return render(request, "audits/detail.html", context)
 
@@ -914,7 +929,7 @@ def audit_detail(request: OrgRequest, org_slug: str, audit_id: UUID) -> HttpResp
 
 @require_role(*AUDIT_READ_ROLES)
 @require_safe
-def encounter_list_view(request: OrgRequest, org_slug: str, audit_id: UUID) -> HttpResponse:
+def encounter_list_view(request: OrgRequest, org_slug: str, audit_id: UUID) -> HttpResponseBase:
     organization = request.organization
     audit = selectors.audit_get(organization=organization, public_id=audit_id)
     form = EncounterFilterForm(
@@ -923,6 +938,17 @@ def encounter_list_view(request: OrgRequest, org_slug: str, audit_id: UUID) -> H
     )
     filters = form.filters() if request.GET else selectors.EncounterFilters()
     queryset = selectors.encounter_list(organization=organization, audit=audit, filters=filters)
+    if export_format(request):
+        return export_response(
+            request,
+            list_name=f"encounters-{audit.name}",
+            title="Encounters",
+            columns=audit_exports.ENCOUNTER_COLUMNS,
+            rows=in_chunks(queryset),
+            count=queryset.count(),
+            obj_type="audit",
+            obj_id=str(audit.public_id),
+        )
     page = Paginator(queryset, ENCOUNTERS_PER_PAGE).get_page(request.GET.get("page"))
     rows = list(page.object_list)
     for row in rows:
@@ -938,6 +964,7 @@ def encounter_list_view(request: OrgRequest, org_slug: str, audit_id: UUID) -> H
         "filtered": any(getattr(filters, f) for f in filters.__dataclass_fields__),
         "query": query.urlencode(),
         "list_url": _audit_url("encounters", request, audit_id=audit.public_id),
+        "export": export_control(request),
     }
     template = "audits/encounters.html#results" if _is_htmx(request) else "audits/encounters.html"
     return render(request, template, context)

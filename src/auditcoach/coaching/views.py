@@ -39,6 +39,7 @@ from auditcoach.audits.blinding import blind_review_url
 from auditcoach.audits.models import CodeLine, Encounter, Finding, education_route
 from auditcoach.audits.services import ConflictError
 from auditcoach.audits.views import ScoreRow, score_rows_of
+from auditcoach.coaching import exports as coaching_exports
 from auditcoach.coaching import selectors, services
 from auditcoach.coaching.forms import (
     AttachmentForm,
@@ -51,6 +52,7 @@ from auditcoach.coaching.forms import (
 from auditcoach.coaching.models import FindingEvent
 from auditcoach.engine.codes import display_code
 from auditcoach.engine.scoring import scores
+from auditcoach.exports import export_control, export_format, export_response, in_chunks
 from auditcoach.library.models import FindingReference
 
 COMMENT_ROLES: Final = (Role.MANAGER, Role.AUDITOR, Role.EDUCATOR, Role.CODER)
@@ -212,11 +214,8 @@ def finding_detail(request: OrgRequest, org_slug: str, finding_id: UUID) -> Http
     return _finding_page(request, finding, access)
 
 
-@require_role(*AUDIT_WRITE_ROLES)
-@require_safe
-def disputes(request: OrgRequest, org_slug: str) -> HttpResponse:
-    """Disputed and escalated findings, the longest waiting first, each with its decision
-    form (the finding's page has the thread)."""
+def _dispute_rows(request: OrgRequest) -> list[dict[str, Any]]:
+    """The disputes queue as the page shows it (and the export writes it)."""
     findings = _decorate(list(selectors.dispute_queue(organization=request.organization)))
     last = {
         e.finding_id: e
@@ -226,7 +225,7 @@ def disputes(request: OrgRequest, org_slug: str) -> HttpResponse:
             kind__in=["dispute", "escalate"],
         ).order_by("at", "pk")
     }
-    rows = [
+    return [
         {
             "finding": f,
             "event": last.get(f.pk),
@@ -237,7 +236,29 @@ def disputes(request: OrgRequest, org_slug: str) -> HttpResponse:
         }
         for f in findings
     ]
-    context = {"nav": "disputes", "rows": rows, "systems": CodeLine.System.choices}
+
+
+@require_role(*AUDIT_WRITE_ROLES)
+@require_safe
+def disputes(request: OrgRequest, org_slug: str) -> HttpResponseBase:
+    """Disputed and escalated findings, the longest waiting first, each with its decision
+    form (the finding's page has the thread)."""
+    rows = _dispute_rows(request)
+    if export_format(request):
+        return export_response(
+            request,
+            list_name="disputes",
+            title="Disputes",
+            columns=coaching_exports.DISPUTE_COLUMNS,
+            rows=rows,
+            count=len(rows),
+        )
+    context = {
+        "nav": "disputes",
+        "rows": rows,
+        "systems": CodeLine.System.choices,
+        "export": export_control(request),
+    }
     return render(request, "coaching/disputes.html", context)
 
 
@@ -259,17 +280,11 @@ def _ageing_filters(request: OrgRequest) -> tuple[list[Coder], Coder | None, str
     return coders, chosen, waiting if waiting in selectors.WAITING else ""
 
 
-@require_role(*AUDIT_WRITE_ROLES)
-@require_safe
-def ageing(request: OrgRequest, org_slug: str) -> HttpResponse:
-    """Released findings not closed yet, oldest first: age bands, whom each waits for."""
-    organization = request.organization
-    coders, chosen, waiting = _ageing_filters(request)
-    result = selectors.ageing(organization=organization, coder=chosen, waiting=waiting)
-    page = Paginator(result.findings, AGEING_PER_PAGE).get_page(request.GET.get("page"))
+def _ageing_rows(findings: list[Finding], sla_days: int) -> list[dict[str, Any]]:
+    """Rows of the ageing list (the page's, and the export's chunk by chunk)."""
     now = timezone.now()
     rows = []
-    for f in _decorate(list(page.object_list)):
+    for f in _decorate(findings):
         assert f.released_at is not None
         days = (now - f.released_at).days
         status_waits = selectors.waiting_for(f.status)
@@ -278,9 +293,30 @@ def ageing(request: OrgRequest, org_slug: str) -> HttpResponse:
                 "finding": f,
                 "age_days": days,
                 "waiting": selectors.WAITING_LABELS.get(status_waits, ""),
-                "overdue": f.status in services.OPEN and days > result.sla_days,
+                "overdue": f.status in services.OPEN and days > sla_days,
             }
         )
+    return rows
+
+
+@require_role(*AUDIT_WRITE_ROLES)
+@require_safe
+def ageing(request: OrgRequest, org_slug: str) -> HttpResponseBase:
+    """Released findings not closed yet, oldest first: age bands, whom each waits for."""
+    organization = request.organization
+    coders, chosen, waiting = _ageing_filters(request)
+    result = selectors.ageing(organization=organization, coder=chosen, waiting=waiting)
+    if export_format(request):
+        return export_response(
+            request,
+            list_name="ageing",
+            title="Ageing",
+            columns=coaching_exports.AGEING_COLUMNS,
+            rows=in_chunks(result.findings, lambda chunk: _ageing_rows(chunk, result.sla_days)),
+            count=result.total,
+        )
+    page = Paginator(result.findings, AGEING_PER_PAGE).get_page(request.GET.get("page"))
+    rows = _ageing_rows(list(page.object_list), result.sla_days)
     query = urlencode(
         {
             k: v
@@ -301,6 +337,7 @@ def ageing(request: OrgRequest, org_slug: str) -> HttpResponse:
         "closable": result.findings.filter(status__in=list(services.CLOSABLE)).count()
         if waiting in ("", "close")
         else 0,
+        "export": export_control(request),
     }
     return render(request, "coaching/ageing.html", context)
 

@@ -22,11 +22,15 @@ from auditcoach.accounts.permissions import (
 )
 from auditcoach.auditlog.services import log_view
 from auditcoach.audits.models import Finding, education_route
+from auditcoach.education import exports as education_exports
 from auditcoach.education import selectors, services
 from auditcoach.education.forms import DEFAULT_ATTESTATION, AssignForm, CompleteForm, FollowupForm
 from auditcoach.education.models import EducationAssignment
+from auditcoach.exports import export_control, export_format, export_response, in_chunks
 from auditcoach.library.models import TaxonomyTerm
 
+LIST_LIMIT = 500
+"""Assignments the list page shows at most (the export has them all)."""
 ASSIGN_ROLES = (Role.MANAGER, Role.AUDITOR, Role.EDUCATOR)
 """Who may assign education and schedule follow-up reviews (DESIGN §1, §7)."""
 
@@ -41,7 +45,7 @@ def _topics(request: OrgRequest) -> list[tuple[str, str]]:
 
 @require_role(*READ_ROLES)
 @require_safe
-def assignment_list(request: OrgRequest, org_slug: str) -> HttpResponse:
+def assignment_list(request: OrgRequest, org_slug: str) -> HttpResponseBase:
     assignments = selectors.assignments_visible(
         organization=request.organization, membership=request.membership
     )
@@ -52,16 +56,28 @@ def assignment_list(request: OrgRequest, org_slug: str) -> HttpResponse:
         shown = shown.filter(status=EducationAssignment.Status.ASSIGNED)
     elif status == "completed":
         shown = shown.filter(status=EducationAssignment.Status.COMPLETED)
+    shown = shown.order_by("status", "due_date", "id")
+    if export_format(request):
+        # Every assignment of the filter: the page stops at LIST_LIMIT, the file does not.
+        return export_response(
+            request,
+            list_name="education",
+            title="Education",
+            columns=education_exports.ASSIGNMENT_COLUMNS,
+            rows=in_chunks(shown),
+            count=shown.count(),
+        )
     return render(
         request,
         "education/list.html",
         {
-            "assignments": shown.order_by("status", "due_date", "id")[:500],
+            "assignments": shown[:LIST_LIMIT],
             "metrics": metrics,
             "status": status,
             "can_assign": has_role(request.membership, ASSIGN_ROLES),
             "is_coder": request.membership.role == Role.CODER,
             "nav": "education",
+            "export": export_control(request),
         },
     )
 
