@@ -13,6 +13,7 @@ The mapping where §14 is silent is in docs/intake.md.
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 from datetime import date, datetime
@@ -127,6 +128,17 @@ def _raw_resources(
 
 
 def read_fhir_text(data: bytes, *, label: str, limits: IntakeLimits | None = None) -> Workbook:
+    # Millions of small long-lived objects: the cyclic collector would only re-walk them.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _read_fhir_text(data, label=label, limits=limits)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _read_fhir_text(data: bytes, *, label: str, limits: IntakeLimits | None = None) -> Workbook:
     limits = limits or IntakeLimits()
     try:
         text = data.decode("utf-8")
