@@ -255,6 +255,9 @@ IMPORT_MAX_ARCHIVE_MEMBERS = env_int("IMPORT_MAX_ARCHIVE_MEMBERS", 1000)
 IMPORT_MAX_ENCOUNTER_ROWS = env_int("IMPORT_MAX_ENCOUNTER_ROWS", 1_000_000)
 IMPORT_MAX_CODE_ROWS = env_int("IMPORT_MAX_CODE_ROWS", 2_000_000)
 IMPORT_MAX_LINES_PER_VERSION = env_int("IMPORT_MAX_LINES_PER_VERSION", 500)
+# An 837 or FHIR file takes about 40 times its size in memory while pyx12 / fhir.resources
+# read it (bench/README.md, intake): 40 MB of claims (about 90,000) is about 1.6 GB.
+IMPORT_MAX_CLAIMS_BYTES = env_int("IMPORT_MAX_CLAIMS_BYTES", 40 * 1024 * 1024)
 # `auditcoach sample` reads a frame or sample file of at most this many bytes (docs/sampling.md).
 SAMPLE_MAX_FILE_BYTES = env_int("SAMPLE_MAX_FILE_BYTES", 256 * 1024 * 1024)
 # A running import job renews its lease in the cache every sixth of this; a job whose lease

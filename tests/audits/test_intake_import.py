@@ -1,11 +1,12 @@
 """Claims in through the real import path (DESIGN §14): the same encounters arriving as a
-workbook, as 837 files and as FHIR give identical encounters and code lines in the
-database; importing a file and importing its conversion give the same; every malformed
+workbook, as 837 files, as FHIR and as a billing system's spreadsheet read through a saved
+column mapping give identical encounters and code lines in the database; importing a file and importing its conversion give the same; every malformed
 837 is refused by `auditcoach import` and by the upload page (checked in the request and
 by the background job) with nothing written."""
 
 from __future__ import annotations
 
+import csv
 import io
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ from django.urls import reverse
 from auditcoach.accounts.models import Organization, User
 from auditcoach.auditlog.models import AuditLogEntry
 from auditcoach.audits.models import Audit, CodeLine, Encounter, Finding, ImportJob
+from auditcoach.audits.services import import_mapping_save
+from auditcoach.intake.mapping import propose
 from tests.conftest import ClientFor
 
 pytestmark = pytest.mark.django_db
@@ -27,7 +30,8 @@ FIXTURES = Path(__file__).parent.parent / "fixtures"
 MALFORMED = sorted((FIXTURES / "x12" / "malformed").iterdir())
 
 # One set of claims (three institutional, three professional) in each format; each arm is
-# the files that carry them. The mapped-spreadsheet arm is one more entry.
+# the files that carry them. The mapped arm is one wide extract (its own column names, US
+# dates, "Male"/"IP"), read through the mapping `propose` makes from its names, saved.
 ARMS: dict[str, tuple[str, ...]] = {
     "workbook": (
         "x12/expected/837i_two_interchanges",
@@ -35,6 +39,7 @@ ARMS: dict[str, tuple[str, ...]] = {
     ),
     "x12": ("x12/837i_two_interchanges.x12", "x12/837p_two_transactions.x12"),
     "fhir": ("fhir/claims_institutional.json", "fhir/claims_professional.ndjson"),
+    "mapped": ("mapped/claims_extract.csv",),
 }
 
 
@@ -74,16 +79,23 @@ def _snapshot(audits: list[Audit]) -> list[tuple[Any, ...]]:
     return rows
 
 
-def _arm(name: str, org: Organization) -> list[tuple[Any, ...]]:
+def _arm(name: str, org: Organization, user: User) -> list[tuple[Any, ...]]:
     audits = []
     for i, source in enumerate(ARMS[name]):
-        _import(FIXTURES / source, org, f"{name} {i}", allow_duplicates=True)
+        options: dict[str, Any] = {"allow_duplicates": True}
+        if name == "mapped":
+            headers = next(csv.reader((FIXTURES / source).open(encoding="utf-8")))
+            import_mapping_save(
+                organization=org, name="Billing extract", spec=propose(headers), actor=user
+            )
+            options["mapping"] = "Billing extract"
+        _import(FIXTURES / source, org, f"{name} {i}", **options)
         audits.append(Audit.objects.get(organization=org, name=f"{name} {i}"))
     return _snapshot(audits)
 
 
-def test_every_format_gives_the_same_encounters(org: Organization) -> None:
-    snapshots = {name: _arm(name, org) for name in ARMS}
+def test_every_format_gives_the_same_encounters(org: Organization, auditor: User) -> None:
+    snapshots = {name: _arm(name, org, auditor) for name in ARMS}
     reference = snapshots["workbook"]
     assert len(reference) == 6
     assert {row[0] for row in reference} == {
@@ -238,3 +250,23 @@ def test_a_claims_file_above_its_own_threshold_is_checked_by_the_worker(
     job = ImportJob.objects.get(organization=org, name="Deferred")
     assert (job.status, job.encounters) == (ImportJob.Status.CHECKING, 0)
     assert AuditLogEntry.objects.filter(action="import.check").count() == 1
+
+
+def test_a_claims_file_above_the_claims_cap_is_refused_by_the_form_and_the_reader(
+    client_for: ClientFor, auditor: User, org: Organization, settings: Any
+) -> None:
+    """Claims are read whole into memory (about 40 times their size), so they have a cap of
+    their own below the upload's: the form refuses a larger one before saving it, and the
+    reader (the worker, the command line) refuses it too, counting the bytes it reads."""
+    path = FIXTURES / "x12" / "837p_two_transactions.x12"
+    settings.IMPORT_MAX_CLAIMS_BYTES = path.stat().st_size - 1
+    response = client_for(auditor).post(
+        reverse("audits:import", kwargs={"org_slug": org.slug}),
+        {"file": SimpleUploadedFile(path.name, path.read_bytes()), "name": "Too big"},
+    )
+    assert response.status_code == 200
+    assert "Split the claims into smaller files." in response.content.decode()
+    assert not ImportJob.objects.exists()
+    with pytest.raises(CommandError, match="the most that can be read; split the claims"):
+        _import(path, org, "Too big")
+    assert not Audit.objects.filter(organization=org).exists()
