@@ -16,7 +16,6 @@ from auditcoach.accounts.models import (
     Membership,
     Organization,
     Role,
-    RosterEntry,
     User,
 )
 
@@ -55,19 +54,6 @@ def memberships_for_user(*, user: User) -> QuerySet[Membership]:
 
 def organization_get(*, slug: str) -> Organization | None:
     return Organization.objects.filter(slug=slug).first()
-
-
-def organization_members(*, organization: Organization) -> QuerySet[Membership]:
-    return (
-        Membership.objects.filter(organization=organization)
-        .select_related("user")
-        .order_by("user__username")
-    )
-
-
-def roster_list[R: RosterEntry](*, organization: Organization, model: type[R]) -> QuerySet[R]:
-    """One roster (facilities, service lines, providers, coders) of an organization, by name."""
-    return model._default_manager.filter(organization=organization).order_by("name")
 
 
 def coder_for_user(*, organization: Organization, user: User) -> Coder | None:

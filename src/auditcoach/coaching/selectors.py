@@ -271,10 +271,6 @@ def references_for(*, organization: Organization) -> QuerySet[Reference]:
     return Reference.objects.filter(organization=organization).order_by("source", "-year", "pk")
 
 
-def coders_with_open(*, organization: Organization) -> QuerySet[Coder]:
-    return Coder.objects.filter(organization=organization).order_by("name")
-
-
 @dataclass(frozen=True, slots=True)
 class ReleaseRow:
     coder: Coder | None

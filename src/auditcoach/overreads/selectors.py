@@ -121,10 +121,6 @@ class ConsistencyReport:
     rows: list[OverreadRow] = field(default_factory=list)
 
 
-def overread_rows(organization: Organization, *, cycle: str = "") -> list[OverreadRow]:
-    return [row for _, row in _keyed_rows(organization, cycle=cycle)]
-
-
 def _keyed_rows(organization: Organization, *, cycle: str = "") -> list[tuple[int, OverreadRow]]:
     """One `engine.metrics.Overread` per done plan overread (one per topic, see below).
 
