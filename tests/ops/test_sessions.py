@@ -142,3 +142,27 @@ def test_the_message_names_the_configured_timeout(
     assert messages == [
         "You were signed out after 15 minutes of inactivity. Sign in again to continue."
     ]
+
+
+def test_a_locked_database_skips_the_activity_rewrite_and_the_page_still_answers(
+    org: Organization, auditor: User, client_for: ClientFor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """During a long SQLite import the once-a-minute rewrite cannot get the write lock: the
+    page answers as usual and keeps the old time, to be written by a later request. (The
+    save raises the error SQLite raises; test_worker_survives holds a real lock.)"""
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.db import OperationalError
+
+    client = client_for(auditor)
+    client.get(_index(org))
+    stale = _set_activity(client, 90)
+
+    def locked(self: SessionStore, must_create: bool = False) -> None:
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(SessionStore, "save", locked)
+    assert client.get(_index(org)).status_code == 200
+    monkeypatch.undo()
+    assert client.session[ACTIVITY_KEY] == stale  # skipped, not half-written
+    assert client.get(_index(org)).status_code == 200  # the next request writes it
+    assert client.session[ACTIVITY_KEY] > stale

@@ -2,7 +2,8 @@
 
 The session keeps the time of the last activity (Unix seconds) and it is rewritten at most
 once a minute: sessions are saved only when they change, so that a page load rarely waits on
-the database's write lock (SQLite's is held by a long import). A request that comes more
+the database's write lock (SQLite's is held by a long import), and a rewrite that finds the
+lock taken is skipped rather than failing the page. A request that comes more
 than `SESSION_IDLE_TIMEOUT_SECONDS` after the last activity flushes the session and sends
 the person to the login page with a message; 0 turns the idle timeout off.
 """
@@ -14,6 +15,8 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
+from django.contrib.sessions.backends.base import UpdateError
+from django.db import OperationalError
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 from django.shortcuts import resolve_url
@@ -21,6 +24,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
 from auditcoach.ops import services
+from auditcoach.ops.dblock import is_locked
 
 ACTIVITY_KEY = "last_activity"
 TOUCH_EVERY_SECONDS = 60
@@ -31,6 +35,28 @@ def activity_stamp_on_login(sender: Any, request: HttpRequest | None, **kwargs: 
     session = getattr(request, "session", None)
     if session is not None:
         session[ACTIVITY_KEY] = int(time.time())
+
+
+def _touch(request: HttpRequest, now: int) -> None:
+    """Record the activity after the response is made. When nothing else of the session
+    changed, it is saved here, and a database too busy to take it (SQLite's write lock held
+    by a long import) leaves the old time: the page still answers, and the next request in
+    a minute tries again. A session the view changed is saved by SessionMiddleware as usual."""
+    if not request.user.is_authenticated:  # signed out by this request: nothing to keep
+        return
+    session = request.session
+    changed = session.modified
+    session[ACTIVITY_KEY] = now
+    if changed:
+        return
+    try:
+        session.save()
+    except OperationalError as exc:
+        if not is_locked(exc):
+            raise
+    except UpdateError:  # the session was deleted meanwhile (signed out elsewhere)
+        pass
+    session.modified = False  # saved (or skipped): SessionMiddleware has nothing to write
 
 
 def idle_message(seconds: int) -> str:
@@ -55,7 +81,9 @@ class IdleSessionMiddleware:
             if isinstance(last, int) and now - last > timeout:
                 return self._sign_out(request, idle_seconds=now - last, timeout=timeout)
             if not isinstance(last, int) or now - last >= TOUCH_EVERY_SECONDS:
-                request.session[ACTIVITY_KEY] = now
+                response = self.get_response(request)
+                _touch(request, now)
+                return response
         return self.get_response(request)
 
     def _sign_out(
