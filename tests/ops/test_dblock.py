@@ -42,3 +42,35 @@ def test_other_errors_pass_at_once_and_a_lock_that_lasts_gives_up() -> None:
     assert waits == [0.5, 1.0]  # 0.5 + 1 + 2 would pass the three seconds
     assert is_locked(OperationalError("database is locked"))
     assert not is_locked(ValueError("database is locked"))
+
+
+def test_with_backoff_waits_on_the_errors_it_is_told_and_says_when_it_waits() -> None:
+    from auditcoach.ops.dblock import with_backoff
+
+    events: list[object] = []
+    calls = iter([KeyError("busy"), KeyError("busy"), None])
+
+    def run() -> str:
+        error = next(calls)
+        if error is not None:
+            raise error
+        return "done"
+
+    result = with_backoff(
+        run,
+        waits_on=lambda exc: isinstance(exc, KeyError),
+        what="test",
+        give_up_after=60,
+        sleep=events.append,
+        waiting=events.append,
+    )
+    assert result == "done"
+    assert events == [True, 0.5, False, True, 1.0, False]
+    with pytest.raises(ValueError, match="other"):
+        with_backoff(
+            lambda: (_ for _ in ()).throw(ValueError("other")),
+            waits_on=lambda exc: isinstance(exc, KeyError),
+            what="test",
+            give_up_after=60,
+            sleep=events.append,
+        )

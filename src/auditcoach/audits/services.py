@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import operator
 import shutil
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -83,7 +82,7 @@ from auditcoach.intake.mapping import (
     spec_to_dict,
 )
 from auditcoach.library.models import FindingReference
-from auditcoach.ops.dblock import backoff, is_locked, when_unlocked
+from auditcoach.ops.dblock import is_locked, when_unlocked, with_backoff
 from auditcoach.overreads.models import CalibrationSet, Overread, OverreadLine
 
 BATCH = 2000
@@ -1209,36 +1208,40 @@ def _import_in_turn(
     lease: Holder,
 ) -> Audit:
     """`audit_import` for a job, again after a backoff while another import holds the
-    organization (at most `IMPORT_WAIT_SECONDS`), and again at once when another import
-    committed the same new roster names first (at most `IMPORT_RACE_ATTEMPTS` times)."""
-    started = time.monotonic()
-    races = waits = 0
-    while True:
-        try:
-            return audit_import(
-                organization=job.organization,
-                workbook=workbook,
-                name=job.name,
-                cycle=job.cycle or None,
-                released=job.released,
-                actor=job.created_by,
-                progress=progress,
-                before_commit=succeeded,
-            )
-        except IntegrityError:
-            # Another import committed the same new roster names (or audit name) first:
-            # this one rolled back whole; the next attempt finds those rows.
-            races += 1
-            if races == IMPORT_RACE_ATTEMPTS:
-                raise
-        except ImportBusy:
-            waits += 1
-            wait = backoff(waits)
-            if time.monotonic() - started + wait > settings.IMPORT_WAIT_SECONDS:
-                raise
-            lease.waiting = True
-            time.sleep(wait)
-            lease.waiting = False
+    organization (at most `IMPORT_WAIT_SECONDS`, the lease saying it waits), and again at
+    once when another import committed the same new roster names first (at most
+    `IMPORT_RACE_ATTEMPTS` times)."""
+
+    def attempt() -> Audit:
+        for race in range(1, IMPORT_RACE_ATTEMPTS + 1):
+            try:
+                return audit_import(
+                    organization=job.organization,
+                    workbook=workbook,
+                    name=job.name,
+                    cycle=job.cycle or None,
+                    released=job.released,
+                    actor=job.created_by,
+                    progress=progress,
+                    before_commit=succeeded,
+                )
+            except IntegrityError:
+                # Another import committed the same new roster names (or audit name)
+                # first: this one rolled back whole; the next attempt finds those rows.
+                if race == IMPORT_RACE_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")  # the last attempt returns or raises
+
+    def waiting(now: bool) -> None:
+        lease.waiting = now
+
+    return with_backoff(
+        attempt,
+        waits_on=lambda exc: isinstance(exc, ImportBusy),
+        what="import.turn",
+        give_up_after=settings.IMPORT_WAIT_SECONDS,
+        waiting=waiting,
+    )
 
 
 def import_jobs_reap(*, job: ImportJob | None = None) -> list[ImportJob]:

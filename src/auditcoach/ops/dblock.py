@@ -30,29 +30,32 @@ def backoff(attempt: int) -> float:
     return min(FIRST_WAIT * 2.0 ** (attempt - 1), LONGEST_WAIT)
 
 
-def when_unlocked[T](
+def with_backoff[T](
     run: Callable[[], T],
     *,
+    waits_on: Callable[[Exception], bool],
     what: str,
-    give_up_after: float = 3600.0,
+    give_up_after: float,
     sleep: Callable[[float], None] = time.sleep,
+    waiting: Callable[[bool], None] | None = None,
 ) -> T:
-    """`run()`, again after a backoff each time it meets a locked database, for at most
-    `give_up_after` seconds (then the last error is raised). Each wait is logged."""
+    """`run()`, again after a backoff (`backoff`) each time it raises an error `waits_on`
+    accepts, for at most `give_up_after` seconds (then that error is raised); any other
+    error passes at once. Each wait is logged; `waiting(True)` / `waiting(False)` bracket it."""
     started = time.monotonic()
     attempt, waited = 0, 0.0
     while True:
         try:
             return run()
-        except OperationalError as exc:
-            if not is_locked(exc):
+        except Exception as exc:
+            if not waits_on(exc):
                 raise
             attempt += 1
             wait = backoff(attempt)
             if max(time.monotonic() - started, waited) + wait > give_up_after:
                 raise
             logger.warning(
-                "database is locked; waiting",
+                "busy; waiting",
                 extra={
                     "fields": {
                         "event": "worker.locked",
@@ -62,5 +65,23 @@ def when_unlocked[T](
                     }
                 },
             )
+            if waiting is not None:
+                waiting(True)
             sleep(wait)
+            if waiting is not None:
+                waiting(False)
             waited += wait
+
+
+def when_unlocked[T](
+    run: Callable[[], T],
+    *,
+    what: str,
+    give_up_after: float = 3600.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """`run()`, again after a backoff each time it meets a locked database, for at most
+    `give_up_after` seconds (then the last error is raised). Each wait is logged."""
+    return with_backoff(
+        run, waits_on=is_locked, what=what, give_up_after=give_up_after, sleep=sleep
+    )
