@@ -114,6 +114,9 @@ Where = tuple[int | None, str, str]
 place named in words, e.g. "segment 21 (CLM)" or "Claim c-1") for a problem."""
 
 
+ENCOUNTERS, CODES = "encounters", "codes"
+
+
 class Tables:
     """The §9 encounters and codes rows a reader builds (original lines only), each row
     numbered by where it came from in the source, and where each cell came from, so a
@@ -123,13 +126,15 @@ class Tables:
         self.label = label
         self.encounters: list[tuple[int, list[str]]] = [(0, list(ENCOUNTER_COLUMNS))]
         self.codes: list[tuple[int, list[str]]] = [(0, list(CODE_COLUMNS))]
-        self.where: dict[tuple[int, str], Where] = {}
+        # (table, row, column) → where the cell came from; the two tables number their rows
+        # independently (an X12 code row by its HI/SV segment), so the table is in the key.
+        self.where: dict[tuple[str, int, str], Where] = {}
         self.ids: dict[str, str] = {}  # encounter id → where it was first read, in words
 
     def encounter(self, row: int, values: dict[str, str], where: dict[str, Where]) -> None:
         self.encounters.append((row, [values.get(name, "") for name in ENCOUNTER_COLUMNS]))
         for name, place in where.items():
-            self.where[(row, name)] = place
+            self.where[(ENCOUNTERS, row, name)] = place
 
     def code(
         self,
@@ -147,7 +152,7 @@ class Tables:
         cells = [encounter_id, "original", system, str(seq), code, poa, ";".join(modifiers), units]
         self.codes.append((row, cells))
         for name, place in (where or {}).items():
-            self.where[(row, name)] = place
+            self.where[(CODES, row, name)] = place
 
     def validate(self, limits: WorkbookLimits) -> Workbook:
         """`read_tables` over the rows; its problems moved to their place in the source."""
@@ -156,14 +161,14 @@ class Tables:
                 iter(self.encounters),
                 iter(self.codes),
                 source=self.label,
-                sheets=(self.label, self.label),
+                sheets=(ENCOUNTERS, CODES),
                 limits=limits,
             )
         except WorkbookError as exc:
             moved = []
             for p in exc.problems:
-                place = self.where.get((p.row or 0, p.column or ""))
-                row_place = self.where.get((p.row or 0, ""))
+                place = self.where.get((p.sheet, p.row or 0, p.column or ""))
+                row_place = self.where.get((p.sheet, p.row or 0, ""))
                 if place is not None:
                     line, column, context = place
                     moved.append(Problem(self.label, line, column, f"{context}: {p.message}"))
@@ -173,7 +178,7 @@ class Tables:
                 elif p.row == 0:
                     moved.append(Problem(self.label, None, None, p.message))
                 else:
-                    moved.append(p)
+                    moved.append(Problem(self.label, p.row, p.column, p.message))
             moved.sort(key=lambda p: p.row or 0)
             raise WorkbookError(moved, exc.total) from None
 
