@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+
+from auditcoach.intake.mapping import propose, spec_to_dict
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 EXPECTED = FIXTURES / "x12" / "expected"
@@ -70,21 +73,35 @@ def test_a_forced_format_that_does_not_fit_is_refused(tmp_path: Path) -> None:
     assert "is not a JSON object" in str(caught.value)
 
 
-def test_mapping_option(tmp_path: Path) -> None:
-    import importlib.util
-
-    if importlib.util.find_spec("auditcoach.intake.mapping") is not None:
-        pytest.skip("the mapped-spreadsheet reader is installed; its own tests cover it")
+def test_a_mapped_spreadsheet_converts_to_the_claims_it_holds(tmp_path: Path) -> None:
+    """The billing extract of tests/fixtures/mapped (its own column names), through the
+    mapping `propose` makes from them written as a JSON file, converts to exactly the rows
+    the two 837 fixtures of the same claims convert to."""
+    source = FIXTURES / "mapped" / "claims_extract.csv"
+    headers = next(csv.reader(source.open(encoding="utf-8")))
     spec = tmp_path / "mapping.json"
-    spec.write_text("{}")
-    with pytest.raises(CommandError) as caught:
-        call_command(
-            "convert",
-            str(FIXTURES / "x12" / "837p_two_transactions.x12"),
-            str(tmp_path / "out"),
-            mapping=str(spec),
-            stdout=io.StringIO(),
+    spec.write_text(json.dumps(spec_to_dict(propose(headers))))
+    call_command(
+        "convert", str(source), str(tmp_path / "out"), mapping=str(spec), stdout=io.StringIO()
+    )
+    for name in ("encounters", "codes"):
+        got = sorted(list(csv.reader((tmp_path / "out" / f"{name}.csv").open()))[1:])
+        expected = sorted(
+            row
+            for folder in ("837i_two_interchanges", "837p_two_transactions")
+            for row in list(
+                csv.reader((FIXTURES / "x12" / "expected" / folder / f"{name}.csv").open())
+            )[1:]
         )
-    assert caught.value.returncode == 2
-    assert "--mapping is not available" in str(caught.value)
+        assert got == expected, name
+
+
+def test_a_bad_mapping_file_or_one_with_format_exits_2_writing_nothing(tmp_path: Path) -> None:
+    spec = tmp_path / "mapping.json"
+    spec.write_text('{"version": 1, "layout": "sideways"}')
+    source = str(FIXTURES / "mapped" / "claims_extract.csv")
+    for options in ({"mapping": str(spec)}, {"mapping": str(spec), "format": "x12"}):
+        with pytest.raises(CommandError) as caught:
+            call_command("convert", source, str(tmp_path / "out"), stdout=io.StringIO(), **options)
+        assert caught.value.returncode == 2
     assert not (tmp_path / "out").exists()

@@ -9,19 +9,16 @@ file it writes nothing and exits 2 with every problem listed.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from auditcoach.audits.uploads import read_upload
-from auditcoach.engine.workbook import Workbook, WorkbookError, write_workbook_csv
+from auditcoach.audits.uploads import read_upload, workbook_limits
+from auditcoach.engine.workbook import WorkbookError, write_workbook_csv
 from auditcoach.intake import FORMATS
-
-MAPPING_MODULE = "auditcoach.intake.mapping"
+from auditcoach.intake.mapping import MappingInvalid, read_mapped
 
 
 class Command(BaseCommand):
@@ -47,11 +44,21 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         path: Path = options["path"]
         outdir: Path = options["outdir"]
+        if options["mapping"] is not None and options["format"] is not None:
+            raise CommandError(
+                "--mapping reads a spreadsheet through a mapping file; leave out --format",
+                returncode=2,
+            )
         try:
             if options["mapping"] is not None:
-                workbook = _read_mapped(path, options["mapping"])
+                # the same limits as `auditcoach import --mapping` and the upload page
+                workbook = read_mapped(path, options["mapping"], limits=workbook_limits())
             else:
                 workbook = read_upload(path, format=options["format"])
+        except MappingInvalid as exc:
+            raise CommandError(
+                f"the mapping file cannot be used; nothing was written:\n{exc}", returncode=2
+            ) from exc
         except WorkbookError as exc:
             raise CommandError(
                 f"the file was rejected; nothing was written:\n{exc}", returncode=2
@@ -65,15 +72,3 @@ class Command(BaseCommand):
             f"Wrote {outdir / 'encounters.csv'} and {outdir / 'codes.csv'}: "
             f"{len(original):,} encounters, {lines:,} code lines."
         )
-
-
-def _read_mapped(path: Path, spec: Path) -> Workbook:
-    if importlib.util.find_spec(MAPPING_MODULE) is None:
-        raise CommandError(
-            "--mapping is not available in this installation: the mapped-spreadsheet reader "
-            f"({MAPPING_MODULE}) is not installed; nothing was written",
-            returncode=2,
-        )
-    module = importlib.import_module(MAPPING_MODULE)
-    workbook: Workbook = module.read_mapped(path, spec)
-    return workbook
