@@ -3,6 +3,7 @@ cap, and the two §9 tables a reader fills and hands to `engine.workbook.read_ta
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal
@@ -115,6 +116,14 @@ place named in words, e.g. "segment 21 (CLM)" or "Claim c-1") for a problem."""
 
 
 ENCOUNTERS, CODES = "encounters", "codes"
+
+_HCPCS_SHAPE: Final = re.compile(r"[A-Z][0-9]{4}")
+
+
+def line_system(code: str) -> str:
+    """A service line's system (DESIGN §14): HCPCS when its code is a letter and four
+    digits (dots, spaces and case aside), else CPT."""
+    return "HCPCS" if _HCPCS_SHAPE.fullmatch(code.strip().replace(".", "").upper()) else "CPT"
 
 
 class Tables:

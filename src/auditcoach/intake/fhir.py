@@ -15,17 +15,23 @@ from __future__ import annotations
 
 import gc
 import json
-import re
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Final
 
 from auditcoach.engine.workbook import Workbook
-from auditcoach.intake.common import Collector, IntakeLimits, Tables, Where, read_capped, single
+from auditcoach.intake.common import (
+    Collector,
+    IntakeLimits,
+    Tables,
+    Where,
+    line_system,
+    read_capped,
+    single,
+)
 
 __all__ = ["read_fhir", "read_fhir_text"]
 
-_HCPCS: Final = re.compile(r"[A-Z][0-9]{4}")
 _ICD10CM: Final = frozenset({"http://hl7.org/fhir/sid/icd-10-cm", "urn:oid:2.16.840.1.113883.6.90"})
 _ICD10PCS: Final = frozenset(
     {
@@ -405,7 +411,7 @@ def _claim(
         tables.code(
             key + 5000 + i,
             encounter_id=eid,
-            system="HCPCS" if _HCPCS.fullmatch(code) else "CPT",
+            system=line_system(code),
             seq=seq,
             code=code,
             modifiers=[m for m in modifiers if m],

@@ -53,6 +53,7 @@ from auditcoach.engine.workbook import (
     WorkbookLimits,
     read_tables,
 )
+from auditcoach.intake.common import line_system
 from auditcoach.lib.safezip import ZipRefused, check_zip
 
 __all__ = [
@@ -489,7 +490,7 @@ _BUILTIN: Final[dict[str, dict[str, str]]] = {
         ),
         **dict.fromkeys(("cpt", "cpt4", "cpt-4"), "CPT"),
         **dict.fromkeys(("hcpcs", "hcpcs ii", "hcpcs level ii"), "HCPCS"),
-        # A "CPT/HCPCS" or "line" type is told apart by the code's shape (see `_line_system`).
+        # A "CPT/HCPCS" or "line" type is told apart by its shape (`common.line_system`).
         **dict.fromkeys(("cpt/hcpcs", "hcpcs/cpt", "line", "service", "svc"), "LINE"),
     },
 }
@@ -504,14 +505,6 @@ def _translate(spec: MappingSpec, name: str, raw: str) -> str | None:
     if own is not None and key in own:
         return own[key]
     return _BUILTIN[name].get(key)
-
-
-_HCPCS_SHAPE: Final = re.compile(r"[A-Z][0-9]{4}")
-
-
-def _line_system(code: str) -> str:
-    """HCPCS for a letter and four digits, else CPT (§14)."""
-    return "HCPCS" if _HCPCS_SHAPE.fullmatch(code.strip().replace(".", "").upper()) else "CPT"
 
 
 _SLASHED: Final = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
@@ -1131,12 +1124,12 @@ def _wide(reader: _Reader, encounters: list[tuple[int, list[str]]], codes: _Code
                         own.add(rownum, column, f"has a value but {slot.code} has no code")
                 continue
             seqs[system] += 1
-            line_system = _line_system(code) if system == "LINE" else system
+            row_system = line_system(code) if system == "LINE" else system
             units = _plain(_cell(cells, i_units)).strip()
             row = [
                 eid,
                 "original",
-                line_system,
+                row_system,
                 str(seqs[system]),
                 code,
                 reader.poa_text(_cell(cells, i_poa)) if system == "ICD10CM" else "",
@@ -1191,7 +1184,7 @@ def _long(reader: _Reader, encounters: list[tuple[int, list[str]]], codes: _Code
         system = _translate(spec, "system", raw_system) if raw_system else ""
         code = _code_text(_cell(cells, pos["code"]), widths.get(system or "", 0)).strip()
         if system == "LINE":
-            system = _line_system(code)
+            system = line_system(code)
         system_text = system if system is not None else raw_system
         raw_version = (
             _plain(_cell(cells, pos["version"])).strip()

@@ -28,8 +28,16 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Final
 
-from auditcoach.engine.workbook import Workbook, WorkbookError
-from auditcoach.intake.common import Collector, IntakeLimits, Tables, Where, read_capped, single
+from auditcoach.engine.workbook import Workbook
+from auditcoach.intake.common import (
+    Collector,
+    IntakeLimits,
+    Tables,
+    Where,
+    line_system,
+    read_capped,
+    single,
+)
 
 __all__ = ["VERSIONS", "read_x12", "read_x12_text"]
 
@@ -38,7 +46,6 @@ VERSIONS: Final = {"005010X223A2": "I", "005010X222A1": "P"}
 
 _ISA_LEN: Final = 106
 _SEG_ID: Final = re.compile(r"[A-Z][A-Z0-9]{1,2}")
-_HCPCS: Final = re.compile(r"[A-Z][0-9]{4}")
 _WHOLE: Final = re.compile(r"([0-9]+)(?:\.0*)?")
 _ICD9: Final = {"BK", "BF", "BN", "BR", "BQ", "BJ", "PR"}
 _ENVELOPE_CHECKED: Final = re.compile(r"count|control|does not match|trailer", re.IGNORECASE)
@@ -126,12 +133,7 @@ def _read_x12_text(data: bytes, *, label: str, limits: IntakeLimits | None = Non
         _validate(text, segs, problems)
     if problems.total:
         raise problems.error()
-    try:
-        return tables.validate(limits.workbook)
-    except WorkbookError as exc:
-        if problems.total:  # (never: problems were raised above)
-            raise problems.error() from exc
-        raise
+    return tables.validate(limits.workbook)
 
 
 # --------------------------------------------------------------------------- segments
@@ -726,7 +728,7 @@ def _finish(claim: _Claim, comp: str, problems: Collector, tables: Tables) -> No
         tables.code(
             seg.pos * 100,
             encounter_id=eid,
-            system="HCPCS" if _HCPCS.fullmatch(code) else "CPT",
+            system=line_system(code),
             seq=seq,
             code=code,
             modifiers=[m.strip() for m in parts[2:6] if m.strip()],

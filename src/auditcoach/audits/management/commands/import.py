@@ -182,10 +182,11 @@ def _read_mapped(path: Path, organization: Organization, name: str) -> Workbook:
 
 def _read(path: Path, format: Format | None = None) -> Workbook:
     """The workbook or claims file at `path`, validated, or exit 2 with every problem."""
+    format = format or detect_format(path)  # once: the reader is told, and so is the message
     try:
         return read_upload(path, format=format)
     except WorkbookError as exc:
-        what = "workbook" if (format or detect_format(path)) in ("workbook", None) else "file"
+        what = "workbook" if format in ("workbook", None) else "file"
         raise CommandError(
             f"the {what} was rejected; nothing was imported:\n{exc}", returncode=2
         ) from exc
