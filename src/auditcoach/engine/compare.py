@@ -346,7 +346,11 @@ def compare_encounter(
                         f"billed DRG {encounter.billed_drg} differs from the grouping of "
                         f"the original codes ({original_grouping.drg})"
                     )
-    if original_drg is not None and audited_drg is not None:
+    # Not yet reviewed (DESIGN §9): the audited version is the coder's coding, an exact copy,
+    # so nothing is found and there is no money at stake (nor a warning about it) until the
+    # auditor marks it reviewed; the DRGs are still grouped and shown. (A billed DRG that
+    # differs from the grouping is found then, as DRG_CHANGED.)
+    if original_drg is not None and audited_drg is not None and encounter.reviewed:
         original_rw = audited_rw = None
         if pricing is not None:
             original_rw = pricing.weight(original_drg, encounter.discharge_date)
@@ -383,12 +387,6 @@ def compare_encounter(
 
     em_original = _em_multiset(original["LINE"])
     em_audited = _em_multiset(audited["LINE"])
-    if not encounter.reviewed:
-        # Not yet reviewed (DESIGN §9): the audited version is the coder's coding, so there
-        # is nothing found and no money at stake until the auditor marks it reviewed. (A
-        # billed DRG that differs from the grouping is found then, as DRG_CHANGED.)
-        findings = []
-        rw_delta = financial_impact = None
     return EncounterResult(
         encounter_id=encounter.encounter_id,
         setting=encounter.setting,

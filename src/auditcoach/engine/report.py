@@ -46,7 +46,7 @@ def encounter_json(r: EncounterResult) -> dict[str, Any]:
     return {
         "encounter_id": r.encounter_id,
         "reviewed": r.reviewed,
-        "findings": [finding_json(f) for f in r.findings] if r.reviewed else [],
+        "findings": [finding_json(f) for f in r.findings],
         "original_drg": r.original_drg,
         "audited_drg": r.audited_drg,
         "rw_delta": _money(r.rw_delta),

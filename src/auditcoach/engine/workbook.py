@@ -131,7 +131,6 @@ _NUMERIC_CODE_WIDTH: Final = {"CPT": 5, "ICD10PCS": 7}
 _MAX_INT: Final = 2_147_483_647
 _NUMBER_TYPES: Final = (int, float)  # checked with type(): bool is not a number here
 _MAX_AGE: Final = 124
-_MAX_CODE: Final = 10  # CodeLine.code
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
 _CONTROL_NAMES: Final = {"\x00": "NUL", "\t": "tab", "\n": "line break", "\r": "line break"}
 
@@ -147,6 +146,7 @@ COLUMN_MAX_LENGTHS: Final[dict[str, int]] = {
     "audit_cycle": 40,  # Encounter.cycle, Audit.cycle
     "code": 10,  # CodeLine.code, after dots and spaces are removed
 }
+_MAX_CODE: Final = COLUMN_MAX_LENGTHS["code"]  # checked after normalizing, in _make_line
 MIN_DATE: Final = date(1990, 1, 1)
 """The earliest discharge date accepted; the latest is a year after today."""
 
