@@ -244,13 +244,23 @@ def test_an_edit_marks_it_reviewed_with_its_finding(mixed: Audit, auditor: User)
 
 
 def test_review_status_done_marks_it_reviewed(mixed: Audit, auditor: User) -> None:
-    nr6 = _enc(mixed, "NR-6")
-    encounter_review_status_set(encounter=nr6, status="done", actor=auditor)
-    nr6.refresh_from_db()
-    assert nr6.reviewed is True
-    assert nr6.reviewed_by == auditor
+    # NR-5 (billed 293, grouping to 292): done derives it again, so its finding appears, as
+    # with Mark reviewed; a second "done" changes nothing more.
+    nr5 = _enc(mixed, "NR-5")
+    encounter_review_status_set(encounter=nr5, status="done", actor=auditor)
+    nr5.refresh_from_db()
+    assert nr5.reviewed is True
+    assert nr5.reviewed_by == auditor
+    assert list(Finding.objects.filter(encounter=nr5).values_list("kind", flat=True)) == [
+        "DRG_CHANGED"
+    ]
+    assert nr5.finding_count == 1
     entry = AuditLogEntry.objects.get(action="encounter.review_status")
     assert entry.changes["reviewed"] == [False, True]
+    assert entry.changes["findings"] == 1
+    encounter_review_status_set(encounter=nr5, status="done", actor=auditor)
+    again = AuditLogEntry.objects.filter(action="encounter.review_status").latest("pk")
+    assert "reviewed" not in again.changes
 
 
 # --------------------------------------------------------------------------- release, metrics

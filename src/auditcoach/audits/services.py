@@ -516,8 +516,6 @@ def encounter_audited_update(
         raise ConflictError(CONFLICT_MESSAGE)
     encounter.refresh_from_db()
     was_reviewed = encounter.reviewed
-    if not was_reviewed:
-        _mark_reviewed(encounter, actor)
     before = list(
         CodeLine.objects.filter(encounter=encounter, version=CodeLine.Version.AUDITED).values_list(
             "system", "seq", "code", "poa", "modifiers", "units"
@@ -551,11 +549,12 @@ def encounter_audited_update(
         changes["audited_disposition"] = [encounter.audited_disposition, audited_disposition]
         encounter.audited_disposition = audited_disposition
         encounter.save(update_fields=["audited_disposition"])
-    result = encounter_recompute(encounter=encounter)
-    changes["findings"] = len(result.findings)
-    if not was_reviewed:
+    if was_reviewed:
+        result = encounter_recompute(encounter=encounter)
+    else:
+        result = _become_reviewed(encounter, actor)
         changes["reviewed"] = [False, True]
-        _release_if_settled(encounter)
+    changes["findings"] = len(result.findings)
     log_write(
         organization=encounter.organization,
         actor=actor,
@@ -567,12 +566,18 @@ def encounter_audited_update(
     return encounter
 
 
-def _mark_reviewed(encounter: Encounter, actor: User) -> None:
-    """Stamp a not-yet-reviewed encounter reviewed (saved; the caller derives again)."""
+def _become_reviewed(encounter: Encounter, actor: User) -> em.EncounterResult:
+    """A not-yet-reviewed encounter becomes reviewed (DESIGN §9), the one way every path
+    does it (an edit, Mark reviewed, review status done): stamped, derived again (its
+    findings and scores count from now on) and, in an audit already released, released
+    when nothing waits for the coder (`_release_if_settled`)."""
     encounter.reviewed = True
     encounter.reviewed_by = actor
     encounter.reviewed_at = timezone.now()
     encounter.save(update_fields=["reviewed", "reviewed_by", "reviewed_at", "updated_at"])
+    result = encounter_recompute(encounter=encounter)
+    _release_if_settled(encounter)
+    return result
 
 
 def _release_if_settled(encounter: Encounter) -> None:
@@ -605,14 +610,13 @@ def encounter_mark_reviewed(*, encounter: Encounter, lock_version: int, actor: U
     bumped = Encounter.objects.filter(
         pk=encounter.pk, lock_version=lock_version, reviewed=False
     ).update(lock_version=F("lock_version") + 1, review_status=Encounter.ReviewStatus.DONE)
-    encounter.refresh_from_db()
+    # Only the fields the update changed: the related rows loaded with it stay cached.
+    encounter.refresh_from_db(fields=["lock_version", "reviewed", "review_status"])
     if not bumped:
         if encounter.reviewed and encounter.lock_version == lock_version:
             return False
         raise ConflictError(CONFLICT_MESSAGE)
-    _mark_reviewed(encounter, actor)
-    result = encounter_recompute(encounter=encounter)
-    _release_if_settled(encounter)
+    result = _become_reviewed(encounter, actor)
     log_write(
         organization=encounter.organization,
         actor=actor,
@@ -632,13 +636,13 @@ def encounter_review_status_set(*, encounter: Encounter, status: str, actor: Use
     encounter.review_status = status
     encounter.save(update_fields=["review_status", "updated_at"])
     changes: dict[str, Any] = {"review_status": [old, status]}
-    if status == Encounter.ReviewStatus.DONE and not encounter.reviewed:
-        Encounter.objects.filter(pk=encounter.pk).update(lock_version=F("lock_version") + 1)
+    # Guarded by the row's own state, not the object's: a concurrent Mark reviewed wins once.
+    if status == Encounter.ReviewStatus.DONE and Encounter.objects.filter(
+        pk=encounter.pk, reviewed=False
+    ).update(lock_version=F("lock_version") + 1):
         encounter.refresh_from_db(fields=["lock_version"])
-        _mark_reviewed(encounter, actor)
         changes["reviewed"] = [False, True]
-        changes["findings"] = len(encounter_recompute(encounter=encounter).findings)
-        _release_if_settled(encounter)
+        changes["findings"] = len(_become_reviewed(encounter, actor).findings)
     log_write(
         organization=encounter.organization,
         actor=actor,
