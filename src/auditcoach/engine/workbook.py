@@ -66,6 +66,7 @@ __all__ = [
     "read_workbook",
     "write_workbook_csv",
     "write_workbook_xlsx",
+    "xlsx_escape",
 ]
 
 MAX_LISTED: Final = 1000
@@ -1021,6 +1022,16 @@ def _read_sources(
 
 
 _XLSX_ESCAPE = re.compile(r"_(?=x[0-9A-Fa-f]{4}_)|[\x00-\x08\x0b-\x1f]")
+
+
+def xlsx_escape(text: str) -> str:
+    """`text` as an xlsx string cell must hold it to read back unchanged: an `_` that starts
+    an `_xHHHH_` sequence, and control characters, written as the format's own escapes."""
+    return _XLSX_ESCAPE.sub(
+        lambda m: "_x005F_" if m.group() == "_" else f"_x{ord(m.group()):04X}_", text
+    )
+
+
 _XLSX_ERROR_CODES = frozenset({"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A"})
 
 
@@ -1101,9 +1112,7 @@ def write_workbook_xlsx(encounters: Iterable[Encounter], path: Path) -> None:
             value[:1] not in ("=", "#") and "_x" not in value and value.isprintable()
         ):
             return value
-        escaped = _XLSX_ESCAPE.sub(
-            lambda m: "_x005F_" if m.group() == "_" else f"_x{ord(m.group()):04X}_", value
-        )
+        escaped = xlsx_escape(value)
         if escaped == value and value[:1] != "=" and value not in _XLSX_ERROR_CODES:
             return value
         text = WriteOnlyCell(enc_sheet, value=escaped)

@@ -36,6 +36,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import IO, Any, Final
 
+from auditcoach.engine.workbook import xlsx_escape
+
 FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
 MASK: Final = "••••"
 BOM: Final = "\ufeff"
@@ -185,7 +187,6 @@ def xlsx_write[T](
     openpyxl's write-only mode streams each row to a temporary file as it is appended."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     from openpyxl.styles import Font
 
     workbook = Workbook(write_only=True)
@@ -193,8 +194,10 @@ def xlsx_write[T](
     bold = Font(bold=True)
 
     def text_cell(text: str, *, header: bool = False) -> WriteOnlyCell:
-        # XML cannot carry most control characters, and Excel holds 32,767 per cell.
-        text = ILLEGAL_CHARACTERS_RE.sub("", text)[:XLSX_CELL_MAX]
+        # Excel holds 32,767 characters per cell; control characters and "_xHHHH_" look-
+        # alikes go as the format's own escapes, as the workbook writer does, so the text
+        # reads back as it was.
+        text = xlsx_escape(text[:XLSX_CELL_MAX])
         cell = WriteOnlyCell(sheet)
         # Assigning the value would make "=..." a formula; a string cell never is.
         cell.value = text
