@@ -18,18 +18,9 @@ from auditcoach.coaching.exports import finding_columns
 from auditcoach.engine.stats import Proportion
 from auditcoach.lib.exports import Column, Kind
 
-TREND_WORDS: Final = {
-    "better": "improving",
-    "worse": "worsening",
-    "new": "new",
-    "same": "steady",
-    "": "no earlier cycle",
-}
-
 
 def trend_text(t: Trend) -> str:
-    word = TREND_WORDS.get(t.direction, t.direction)
-    return f"{word} (significant)" if t.significant else word
+    return f"{t.word} (significant)" if t.significant else t.word
 
 
 def _label(coder: object) -> str:

@@ -56,6 +56,20 @@ class Trend:
     def significant(self) -> bool:
         return self.test is not None and self.test.p_value < SIGNIFICANT
 
+    @property
+    def word(self) -> str:
+        """The direction in words, as the scorecard and its export say it."""
+        return TREND_WORDS[self.direction]
+
+
+TREND_WORDS: Final[dict[str, str]] = {
+    "better": "improving",
+    "worse": "worsening",
+    "new": "new",
+    "same": "steady",
+    "": "no earlier cycle",
+}
+
 
 def trend(series: Sequence[Proportion]) -> Trend:
     """Compare the last proportion of `series` with the pooled sum of the earlier ones.

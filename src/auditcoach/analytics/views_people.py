@@ -48,20 +48,20 @@ from auditcoach.engine.stats import Proportion
 from auditcoach.exports import export_control, export_format, export_response
 from auditcoach.library.selectors import topic_labels
 
-TREND_WORDS: Final = {
-    "better": ("↓", "improving", "good"),
-    "worse": ("↑", "worsening", "bad"),
-    "new": ("↑", "new", "bad"),
-    "same": ("→", "steady", ""),
-    "": ("", "no earlier cycle", "muted"),
+TREND_MARKS: Final = {  # arrow and tone; the words are the Trend's own (scorecard.TREND_WORDS)
+    "better": ("↓", "good"),
+    "worse": ("↑", "bad"),
+    "new": ("↑", "bad"),
+    "same": ("→", ""),
+    "": ("", "muted"),
 }
 
 
 def _trend(t: Trend) -> dict[str, Any]:
-    arrow, word, tone = TREND_WORDS[t.direction]
+    arrow, tone = TREND_MARKS[t.direction]
     return {
         "arrow": arrow,
-        "word": word,
+        "word": t.word,
         "tone": tone,
         "significant": t.significant,
         "latest": ScoreCell(t.latest),

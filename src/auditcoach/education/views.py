@@ -50,7 +50,6 @@ def assignment_list(request: OrgRequest, org_slug: str) -> HttpResponseBase:
         organization=request.organization, membership=request.membership
     )
     status = request.GET.get("status", "")
-    metrics = selectors.education_metrics(assignments=assignments)
     shown = assignments
     if status == "open":
         shown = shown.filter(status=EducationAssignment.Status.ASSIGNED)
@@ -72,7 +71,7 @@ def assignment_list(request: OrgRequest, org_slug: str) -> HttpResponseBase:
         "education/list.html",
         {
             "assignments": shown[:LIST_LIMIT],
-            "metrics": metrics,
+            "metrics": selectors.education_metrics(assignments=assignments),  # the page's only
             "status": status,
             "can_assign": has_role(request.membership, ASSIGN_ROLES),
             "is_coder": request.membership.role == Role.CODER,

@@ -27,10 +27,10 @@ from fractions import Fraction
 from typing import Final
 
 from auditcoach.engine.sampling import SamplingError
+from auditcoach.engine.workbook import MAX_LISTED
 
 __all__ = ["MAX_LISTED", "Frame", "SampleFile", "SampleRow", "read_frame", "read_sample"]
 
-MAX_LISTED: Final = 1000
 # An amount as a sample file writes it: plain decimal digits, no "$" or thousands separator.
 _NUMBER: Final = re.compile(r"[+-]?(?:\d{1,15}(?:\.\d{0,10})?|\.\d{1,10})")
 

@@ -210,7 +210,8 @@ class Command(BaseCommand):
             or (size is None and sizes is None and proportional is None)
         ):
             raise _Bad
-        strata = {label: len(ids) for label, ids in frame.strata().items()}
+        ids = frame.strata()
+        strata = {label: len(items) for label, items in ids.items()}
         try:
             if proportional is not None:
                 sizes = allocate_proportional(proportional, strata)
@@ -223,7 +224,6 @@ class Command(BaseCommand):
         except SamplingError as exc:
             problems.extend(exc.problems)
             raise _Bad from exc
-        ids = frame.strata()
         return {
             "seed": seed,
             "frame": {"items": len(frame.ids), "sha256": frame.sha256},
